@@ -1,0 +1,306 @@
+"""The data contract: a Pandera model for every table in every layer.
+
+Column names and types here are relied on by the transforms, the dashboard and outside checks: add columns,
+never rename them. Money is `Decimal` everywhere, never a float. Bronze is permissive about the defects it is
+meant to carry (nullable keys, non-positive quantities); silver and gold are strict.
+"""
+
+from __future__ import annotations
+
+
+import pandera.polars as pa
+import polars as pl
+
+from retail_lakehouse.settings import QUARANTINE_REASONS
+
+STATE_CODES = (
+    "BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH",
+)  # fmt: skip
+STORE_FORMATS = ("hypermarket", "supermarket", "discounter", "convenience")
+CATEGORIES = (
+    "Fresh Produce",
+    "Dairy & Eggs",
+    "Bakery",
+    "Meat & Fish",
+    "Beverages",
+    "Snacks & Sweets",
+    "Frozen Food",
+    "Household",
+    "Personal Care",
+    "Electronics",
+    "Home & Garden",
+)
+PAYMENT_METHODS = ("cash", "girocard", "credit_card", "mobile")
+
+PRICE = pl.Decimal(10, 2)
+LINE_MONEY = pl.Decimal(12, 2)
+REVENUE = pl.Decimal(18, 2)
+
+
+class _Contract(pa.DataFrameModel):
+    class Config:
+        strict = True  # no unexpected columns
+        coerce = False  # the transforms produce the exact types; a wrong type is a bug to report
+
+
+# --- bronze ---------------------------------------------------------------------------------------------
+
+
+class BronzeStores(_Contract):
+    """One row per store, as the store master data delivers it."""
+
+    store_id: pl.Int32 = pa.Field(unique=True, ge=1)
+    store_name: pl.String
+    city: pl.String
+    state_code: pl.String = pa.Field(isin=STATE_CODES)
+    region: pl.String
+    format: pl.String = pa.Field(isin=STORE_FORMATS)
+    opened_on: pl.Date
+
+
+class BronzeProducts(_Contract):
+    """One row per product, as the product master data delivers it."""
+
+    product_id: pl.Int32 = pa.Field(unique=True, ge=1)
+    sku: pl.String
+    product_name: pl.String
+    category: pl.String = pa.Field(isin=CATEGORIES)
+    subcategory: pl.String
+    brand: pl.String
+    list_price: PRICE = pa.Field(ge=0)
+
+
+class BronzeCalendar(_Contract):
+    """One row per date and federal state: public holidays and whether shops may open."""
+
+    date: pl.Date
+    state_code: pl.String = pa.Field(isin=STATE_CODES)
+    weekday: pl.Int8 = pa.Field(ge=1, le=7)
+    is_public_holiday: pl.Boolean
+    holiday_name: pl.String = pa.Field(nullable=True)
+    is_open: pl.Boolean
+
+
+class BronzeTransactions(_Contract):
+    """One row per line item, as the point-of-sale export delivers it, defects included."""
+
+    transaction_id: pl.Int64
+    line_number: pl.Int16 = pa.Field(ge=1)
+    transaction_ts: pl.Datetime("us")
+    store_id: pl.Int32 = pa.Field(nullable=True)
+    product_id: pl.Int32 = pa.Field(nullable=True)
+    quantity: pl.Int32
+    unit_price: PRICE
+    discount: PRICE = pa.Field(ge=0)
+    line_total: LINE_MONEY
+    transaction_total: LINE_MONEY
+    payment_method: pl.String = pa.Field(isin=PAYMENT_METHODS)
+
+
+class DefectManifest(_Contract):
+    """One row per year and quarantine reason: how many rows the generator corrupted for that reason."""
+
+    year: pl.Int32
+    reason: pl.String = pa.Field(isin=QUARANTINE_REASONS)
+    rows: pl.Int64 = pa.Field(ge=0)
+
+
+# --- silver ---------------------------------------------------------------------------------------------
+
+
+class SilverStores(BronzeStores):
+    """One row per store, cleaned: trimmed names, one row per store_id."""
+
+
+class SilverProducts(BronzeProducts):
+    """One row per product, cleaned: trimmed names, one row per product_id."""
+
+
+class SilverCalendar(BronzeCalendar):
+    """One row per date and federal state."""
+
+
+class SilverTransactions(_Contract):
+    """One row per valid line item, enriched with calendar parts and dimension attributes."""
+
+    transaction_id: pl.Int64
+    line_number: pl.Int16 = pa.Field(ge=1)
+    transaction_ts: pl.Datetime("us")
+    store_id: pl.Int32
+    product_id: pl.Int32
+    quantity: pl.Int32 = pa.Field(gt=0)
+    unit_price: PRICE = pa.Field(gt=0)
+    discount: PRICE = pa.Field(ge=0)
+    line_total: LINE_MONEY
+    transaction_total: LINE_MONEY
+    payment_method: pl.String = pa.Field(isin=PAYMENT_METHODS)
+    date: pl.Date
+    year: pl.Int32
+    month: pl.Int8 = pa.Field(ge=1, le=12)
+    week_start: pl.Date
+    weekday: pl.Int8 = pa.Field(ge=1, le=7)
+    hour: pl.Int8 = pa.Field(ge=0, le=23)
+    state_code: pl.String = pa.Field(isin=STATE_CODES)
+    region: pl.String
+    category: pl.String = pa.Field(isin=CATEGORIES)
+
+
+class TransactionsQuarantine(BronzeTransactions):
+    """One row per rejected bronze line: the bronze columns, why it was rejected, and its partition."""
+
+    reason: pl.String = pa.Field(isin=QUARANTINE_REASONS)
+    year: pl.Int32
+
+
+# --- gold -----------------------------------------------------------------------------------------------
+
+
+MEASURES = ("revenue", "units", "transactions", "lines", "avg_basket")
+
+
+class _Measures(_Contract):
+    revenue: REVENUE
+    units: pl.Int64
+    transactions: pl.Int64 = pa.Field(ge=0)
+    lines: pl.Int64 = pa.Field(ge=0)
+    avg_basket: REVENUE
+
+
+class YearlySales(_Measures):
+    """One row per year."""
+
+    year: pl.Int32
+
+
+class MonthlySales(_Measures):
+    """One row per year and month."""
+
+    year: pl.Int32
+    month: pl.Int8 = pa.Field(ge=1, le=12)
+
+
+class WeeklySales(_Measures):
+    """One row per week (starting Monday) and year: a week spanning New Year has a row in each year."""
+
+    year: pl.Int32
+    week_start: pl.Date
+
+
+class DailySales(_Measures):
+    """One row per date with sales."""
+
+    date: pl.Date
+    year: pl.Int32
+    month: pl.Int8 = pa.Field(ge=1, le=12)
+    weekday: pl.Int8 = pa.Field(ge=1, le=7)
+
+
+class SalesByRegion(_Measures):
+    """One row per year and federal state."""
+
+    year: pl.Int32
+    state_code: pl.String = pa.Field(isin=STATE_CODES)
+    region: pl.String
+
+
+class SalesByCategory(_Measures):
+    """One row per year and category."""
+
+    year: pl.Int32
+    category: pl.String = pa.Field(isin=CATEGORIES)
+
+
+class StoreDailySales(_Measures):
+    """One row per store and date with sales; the base the time and region roll-ups are summed from."""
+
+    date: pl.Date
+    year: pl.Int32
+    month: pl.Int8 = pa.Field(ge=1, le=12)
+    store_id: pl.Int32
+    store_name: pl.String
+    city: pl.String
+    state_code: pl.String = pa.Field(isin=STATE_CODES)
+    region: pl.String
+    format: pl.String = pa.Field(isin=STORE_FORMATS)
+
+
+class ProductMonthlySales(_Measures):
+    """One row per year, month and product with sales."""
+
+    year: pl.Int32
+    month: pl.Int8 = pa.Field(ge=1, le=12)
+    product_id: pl.Int32
+    product_name: pl.String
+    category: pl.String = pa.Field(isin=CATEGORIES)
+    brand: pl.String
+
+
+class RegionCategoryDailySales(_Measures):
+    """One row per date, federal state and category: the dashboard's filtered drill-down reads this.
+
+    `transactions` counts transactions with at least one line of the category, so it does not add up
+    across categories (a basket spans several); revenue, units and lines do.
+    """
+
+    date: pl.Date
+    year: pl.Int32
+    month: pl.Int8 = pa.Field(ge=1, le=12)
+    state_code: pl.String = pa.Field(isin=STATE_CODES)
+    region: pl.String
+    category: pl.String = pa.Field(isin=CATEGORIES)
+
+
+class TopProductsMonthly(_Contract):
+    """The 25 best-selling products by revenue per year, month, federal state and category."""
+
+    year: pl.Int32
+    month: pl.Int8 = pa.Field(ge=1, le=12)
+    state_code: pl.String = pa.Field(isin=STATE_CODES)
+    category: pl.String = pa.Field(isin=CATEGORIES)
+    product_id: pl.Int32
+    product_name: pl.String
+    brand: pl.String
+    revenue: REVENUE
+    units: pl.Int64
+    lines: pl.Int64
+
+
+class CalendarDays(_Contract):
+    """One row per date of the year and federal state: open or closed, and the holiday's name."""
+
+    date: pl.Date
+    year: pl.Int32
+    state_code: pl.String = pa.Field(isin=STATE_CODES)
+    weekday: pl.Int8 = pa.Field(ge=1, le=7)
+    is_public_holiday: pl.Boolean
+    holiday_name: pl.String = pa.Field(nullable=True)
+    is_open: pl.Boolean
+
+
+GOLD_MODELS: dict[str, type[_Contract]] = {
+    "yearly_sales": YearlySales,
+    "monthly_sales": MonthlySales,
+    "weekly_sales": WeeklySales,
+    "daily_sales": DailySales,
+    "sales_by_region": SalesByRegion,
+    "sales_by_category": SalesByCategory,
+    "store_daily_sales": StoreDailySales,
+    "product_monthly_sales": ProductMonthlySales,
+    "region_category_daily_sales": RegionCategoryDailySales,
+    "top_products_monthly": TopProductsMonthly,
+    "calendar_days": CalendarDays,
+}
+
+
+def empty_frame(model: type[pa.DataFrameModel]) -> pl.DataFrame:
+    """An empty frame with the model's exact columns and types (for tests and for empty partitions)."""
+    return pl.DataFrame(schema=polars_schema(model))
+
+
+def polars_schema(model: type[pa.DataFrameModel]) -> pl.Schema:
+    """The model's columns and Polars types, keys first and gold measures last (the order tables are written)."""
+    columns = model.to_schema().columns
+    ordered = sorted(columns, key=lambda name: name in MEASURES)
+    return pl.Schema({name: columns[name].dtype.type for name in ordered})
+
+
