@@ -7,7 +7,6 @@ meant to carry (nullable keys, non-positive quantities); silver and gold are str
 
 from __future__ import annotations
 
-
 import pandera.polars as pa
 import polars as pl
 
@@ -302,5 +301,3 @@ def polars_schema(model: type[pa.DataFrameModel]) -> pl.Schema:
     columns = model.to_schema().columns
     ordered = sorted(columns, key=lambda name: name in MEASURES)
     return pl.Schema({name: columns[name].dtype.type for name in ordered})
-
-

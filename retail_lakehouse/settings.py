@@ -139,7 +139,7 @@ def parse_years(text: str) -> tuple[int, ...]:
     return tuple(sorted(years))
 
 
-def _int(get, name: str, default: int, low: int, high: int) -> int:  # noqa: ANN001
+def _int(get, name: str, default: int, low: int, high: int) -> int:
     raw = get(name)
     if raw is None:
         return default

@@ -1,0 +1,122 @@
+"""Bronze assets: raw data as zstd Parquet, from the generator (default) or from the landing CSV files."""
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from retail_lakehouse import landing
+from retail_lakehouse.generator.calendar import generate_calendar
+from retail_lakehouse.generator.defects import defect_manifest
+from retail_lakehouse.generator.products import generate_products
+from retail_lakehouse.generator.stores import generate_stores
+from retail_lakehouse.generator.transactions import TransactionGenerator
+from retail_lakehouse.resources import frame_to_markdown
+from retail_lakehouse.schemas import (
+    BronzeCalendar,
+    BronzeProducts,
+    BronzeStores,
+    BronzeTransactions,
+    DefectManifest,
+)
+from retail_lakehouse.settings import Settings
+from retail_lakehouse.storage import Lakehouse, Table
+
+GROUP = "bronze"
+
+
+def transaction_generator(settings: Settings, stores: pl.DataFrame, products: pl.DataFrame,
+                          calendar: pl.DataFrame) -> TransactionGenerator:  # fmt: skip
+    """The generator configured from the settings (shared by the asset, the CLI and the benchmarks)."""
+    return TransactionGenerator(
+        stores, products, calendar,
+        rows=settings.rows, seed=settings.seed, years=settings.years, defect_rates=settings.defect_rates,
+    )  # fmt: skip
+
+
+def build_bronze_assets(settings: Settings, partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    lakehouse = Lakehouse(settings.data_dir)
+    from_landing = settings.source == "landing"
+
+    @dg.asset(key=["bronze", "stores"], group_name=GROUP, kinds={"polars", "parquet"})
+    def stores() -> pl.DataFrame:
+        """One row per store (500 across the 16 federal states), as the store master data delivers it."""
+        frame = (
+            landing.read_stores(lakehouse)
+            if from_landing
+            else generate_stores(settings.stores, settings.seed, settings.years)
+        )
+        return BronzeStores.validate(frame, lazy=True)
+
+    @dg.asset(key=["bronze", "products"], group_name=GROUP, kinds={"polars", "parquet"})
+    def products() -> pl.DataFrame:
+        """One row per product (50,000 in 11 categories), as the product master data delivers it."""
+        frame = (
+            landing.read_products(lakehouse)
+            if from_landing
+            else generate_products(settings.products, settings.seed)
+        )
+        return BronzeProducts.validate(frame, lazy=True)
+
+    @dg.asset(key=["bronze", "calendar"], group_name=GROUP, kinds={"polars", "parquet"})
+    def calendar() -> pl.DataFrame:
+        """One row per date and federal state: public holidays (`holidays` package) and opening."""
+        return BronzeCalendar.validate(generate_calendar(settings.years), lazy=True)
+
+    @dg.multi_asset(
+        outs={
+            "transactions": dg.AssetOut(
+                key=["bronze", "transactions"],
+                description="One row per transaction line as the point-of-sale export delivers it, defects included.",
+                kinds={"polars", "parquet"},
+            ),
+            "defect_manifest": dg.AssetOut(
+                key=["bronze", "defect_manifest"],
+                description="One row per quarantine reason: rows the generator corrupted for it this year.",
+                kinds={"polars", "parquet"},
+            ),
+        },
+        ins={
+            "stores": dg.AssetIn(["bronze", "stores"]),
+            "products": dg.AssetIn(["bronze", "products"]),
+            "calendar": dg.AssetIn(["bronze", "calendar"]),
+        },
+        partitions_def=partitions,
+        group_name=GROUP,
+    )
+    def transactions(
+        context: dg.AssetExecutionContext,
+        stores: pl.LazyFrame,
+        products: pl.LazyFrame,
+        calendar: pl.LazyFrame,
+    ) -> Iterator[dg.Output[Any]]:
+        year = int(context.partition_key)
+        injected: Counter[str] = Counter()
+
+        def validated_chunks() -> Iterator[pl.DataFrame]:
+            if from_landing:
+                chunks = landing.read_transactions(lakehouse, year)
+            else:
+                generator = transaction_generator(
+                    settings, stores.collect(), products.collect(), calendar.collect()
+                )
+                chunks = (injected.update(chunk.defects) or chunk.lines for chunk in generator.year(year))
+            for chunk in chunks:
+                yield BronzeTransactions.validate(chunk, lazy=True)
+
+        def manifest() -> pl.DataFrame:
+            return landing.read_manifest(lakehouse, year) if from_landing else defect_manifest(year, injected)
+
+        # The IO manager writes the stream before the next output is produced, so the manifest is complete.
+        yield dg.Output(
+            Table(
+                validated_chunks(),
+                lambda _: {"defect_manifest": dg.MetadataValue.md(frame_to_markdown(manifest()))},
+            ),
+            "transactions",
+        )
+        yield dg.Output(DefectManifest.validate(manifest()), "defect_manifest")
+
+    return [stores, products, calendar, transactions]

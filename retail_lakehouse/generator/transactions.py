@@ -1,0 +1,167 @@
+"""Transactions: baskets of several lines, generated a month at a time with NumPy, defects included.
+
+A month is the unit of work and of randomness: its stream is seeded by (seed, year, month), so any year or
+month can be generated alone and equals the same month of a full run, and memory holds one month at most.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from retail_lakehouse.generator.defects import Lines, inject_defects
+from retail_lakehouse.generator.money import decimal_from_cents
+from retail_lakehouse.generator.products import category_season, product_popularity
+from retail_lakehouse.generator.seeds import rng_for
+from retail_lakehouse.generator.stores import store_traffic
+from retail_lakehouse.generator.traffic import TrafficModel
+from retail_lakehouse.schemas import LINE_MONEY, PAYMENT_METHODS, PRICE
+from retail_lakehouse.settings import DefectRates
+
+# Share of transactions per opening hour 06:00..21:00: a lunch peak and a stronger after-work peak.
+HOUR_WEIGHTS = np.array([0.4, 1.2, 2.0, 2.8, 3.4, 4.0, 5.2, 5.0, 3.6, 3.6, 4.6, 5.8, 5.6, 4.2, 2.6, 1.2])
+FIRST_HOUR = 6
+SHORT_DAY_HOURS = 8  # 06:00-14:00 on Christmas Eve and New Year's Eve
+MAX_BASKET_LINES = 60
+MAX_QUANTITY = 12
+DISCOUNTED_SHARE = 0.12
+DISCOUNT_PERCENTS = np.array([10, 20, 25, 30, 50])
+# Payment shares in 2020 (cash, girocard, credit card, mobile) and their yearly drift away from cash.
+PAYMENT_2020 = np.array([0.46, 0.38, 0.10, 0.06])
+PAYMENT_DRIFT = np.array([-0.035, 0.0, 0.01, 0.025])
+US_PER_DAY = 86_400_000_000
+
+
+@dataclass(frozen=True)
+class TransactionChunk:
+    """One month of bronze transaction lines, and the rows per quarantine reason its defects cause."""
+
+    year: int
+    month: int
+    lines: pl.DataFrame
+    defects: dict[str, int]
+
+
+class TransactionGenerator:
+    """Generates the transaction lines of any configured year, month by month."""
+
+    def __init__(
+        self,
+        stores: pl.DataFrame,
+        products: pl.DataFrame,
+        calendar: pl.DataFrame,
+        *,
+        rows: int,
+        seed: int,
+        years: tuple[int, ...],
+        defect_rates: DefectRates,
+    ) -> None:
+        self.seed = seed
+        self.years = years
+        self.rates = defect_rates
+        stores = stores.sort("store_id")
+        products = products.sort("product_id")
+        self.store_ids = stores["store_id"].to_numpy()
+        self.product_ids = products["product_id"].to_numpy()
+        self.price_cents = (products["list_price"] * 100).cast(pl.Int64).to_numpy()
+        self.popularity = product_popularity(products, seed)
+        self.season = category_season(products)
+        traffic, self.basket_lines = store_traffic(stores, seed)
+        clean_lines = rows / (1.0 + defect_rates.duplicate)
+        self.traffic = TrafficModel(stores, calendar, traffic, self.basket_lines, years, clean_lines)
+
+    def year(self, year: int) -> Iterator[TransactionChunk]:
+        """The year's months in order; one month in memory at a time."""
+        if year not in self.years:
+            raise ValueError(f"year {year} is not one of the configured years {self.years}")
+        for month in range(1, 13):
+            yield self.month(year, month)
+
+    def month(self, year: int, month: int) -> TransactionChunk:
+        rng = rng_for(self.seed, "transactions", year, month)
+        dates, short_day, expected = self.traffic.month(year, month)
+
+        per_store_day = rng.poisson(expected)
+        store_index, day_index = np.nonzero(per_store_day)
+        counts = per_store_day[store_index, day_index]
+        tx_store = np.repeat(store_index, counts)
+        tx_day = np.repeat(day_index, counts)
+
+        hour = self._hours(rng, short_day[tx_day])
+        second_of_day = hour * 3600 + rng.integers(0, 3600, len(hour))
+        day_us = dates.astype("datetime64[D]").astype(np.int64) * US_PER_DAY
+        ts_us = day_us[tx_day] + second_of_day * 1_000_000
+        order = np.lexsort((tx_store, ts_us))  # a POS export lists a month's receipts by time
+        tx_store, ts_us = tx_store[order], ts_us[order]
+        n_tx = len(ts_us)
+
+        basket_mean = self.basket_lines[tx_store]
+        sizes = np.minimum(1 + rng.poisson(basket_mean - 1.0), MAX_BASKET_LINES)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        payment = self._payment(rng, year, n_tx)
+
+        line_tx = np.repeat(np.arange(n_tx), sizes)
+        n_lines = len(line_tx)
+        weights = self.popularity * self.season[month - 1]
+        cdf = np.cumsum(weights) / weights.sum()
+        product_index = np.minimum(np.searchsorted(cdf, rng.random(n_lines)), len(cdf) - 1)
+        quantity = np.minimum(rng.geometric(0.72, n_lines), MAX_QUANTITY)
+        price = self.price_cents[product_index]
+        gross = quantity * price
+        percent = np.where(rng.random(n_lines) < DISCOUNTED_SHARE, rng.choice(DISCOUNT_PERCENTS, n_lines), 0)
+        discount = (gross * percent + 50) // 100
+
+        lines = Lines(
+            transaction_id=((year * 100 + month) * 10**8 + 1 + line_tx).astype(np.int64),
+            line_number=(np.arange(n_lines) - np.repeat(starts, sizes) + 1).astype(np.int16),
+            ts_us=ts_us[line_tx],
+            store_id=self.store_ids[tx_store][line_tx],
+            product_id=self.product_ids[product_index].astype(np.int64),
+            quantity=quantity.astype(np.int64),
+            unit_price=price,
+            discount=discount,
+            line_total=gross - discount,
+            payment=payment[line_tx],
+            store_missing=np.zeros(n_lines, dtype=bool),
+            product_missing=np.zeros(n_lines, dtype=bool),
+        )
+        lines, totals, defects = inject_defects(lines, starts, sizes, self.rates, len(self.product_ids), rng)
+        return TransactionChunk(year, month, _to_frame(lines, totals), defects)
+
+    @staticmethod
+    def _hours(rng: np.random.Generator, short: np.ndarray) -> np.ndarray:
+        full = np.cumsum(HOUR_WEIGHTS) / HOUR_WEIGHTS.sum()
+        early = np.cumsum(HOUR_WEIGHTS[:SHORT_DAY_HOURS]) / HOUR_WEIGHTS[:SHORT_DAY_HOURS].sum()
+        draw = rng.random(len(short))
+        hour = np.where(short, np.searchsorted(early, draw), np.searchsorted(full, draw))
+        return FIRST_HOUR + np.minimum(hour, len(HOUR_WEIGHTS) - 1)
+
+    @staticmethod
+    def _payment(rng: np.random.Generator, year: int, n: int) -> np.ndarray:
+        shares = np.clip(PAYMENT_2020 + PAYMENT_DRIFT * (year - 2020), 0.02, None)
+        cdf = np.cumsum(shares) / shares.sum()
+        return np.minimum(np.searchsorted(cdf, rng.random(n)), len(shares) - 1).astype(np.int8)
+
+
+def _to_frame(lines: Lines, totals: np.ndarray) -> pl.DataFrame:
+    """The bronze transactions frame: exact Decimal money, nullable keys."""
+    store_id = pl.Series("store_id", lines.store_id, dtype=pl.Int32)
+    product_id = pl.Series("product_id", lines.product_id, dtype=pl.Int32)
+    return pl.DataFrame(
+        [
+            pl.Series("transaction_id", lines.transaction_id, dtype=pl.Int64),
+            pl.Series("line_number", lines.line_number, dtype=pl.Int16),
+            pl.Series("transaction_ts", lines.ts_us, dtype=pl.Int64).cast(pl.Datetime("us")),
+            store_id.scatter(np.flatnonzero(lines.store_missing), None),
+            product_id.scatter(np.flatnonzero(lines.product_missing), None),
+            pl.Series("quantity", lines.quantity, dtype=pl.Int32),
+            decimal_from_cents(lines.unit_price, PRICE).alias("unit_price"),
+            decimal_from_cents(lines.discount, PRICE).alias("discount"),
+            decimal_from_cents(lines.line_total, LINE_MONEY).alias("line_total"),
+            decimal_from_cents(totals, LINE_MONEY).alias("transaction_total"),
+            pl.Series("payment_method", np.array(PAYMENT_METHODS)[lines.payment], dtype=pl.String),
+        ]
+    )
