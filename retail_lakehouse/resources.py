@@ -32,9 +32,7 @@ class LakehouseIOManager(dg.ConfigurableIOManager):
         return Lakehouse(Path(self.data_dir))
 
     def _zstd_level(self, layer: str) -> int:
-        return {"bronze": self.bronze_zstd_level, "silver": self.silver_zstd_level}.get(
-            layer, self.gold_zstd_level
-        )
+        return {"bronze": self.bronze_zstd_level, "silver": self.silver_zstd_level}.get(layer, self.gold_zstd_level)
 
     def handle_output(self, context: dg.OutputContext, obj: Table | TableData) -> None:
         layer, table = context.asset_key.path

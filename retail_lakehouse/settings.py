@@ -128,9 +128,7 @@ def parse_years(text: str) -> tuple[int, ...]:
         try:
             low, high = int(first), int(last if sep else first)
         except ValueError:
-            raise SettingsError(
-                f"LAKEHOUSE_YEARS={text!r}: expected years like '2020-2025' or '2021,2023'"
-            ) from None
+            raise SettingsError(f"LAKEHOUSE_YEARS={text!r}: expected years like '2020-2025' or '2021,2023'") from None
         if not 1990 <= low <= high <= 2100:
             raise SettingsError(f"LAKEHOUSE_YEARS={text!r}: years must be ascending within 1990..2100")
         years.update(range(low, high + 1))

@@ -91,9 +91,7 @@ class Lakehouse:
         self.scan(layer, table, year)  # the clear error if missing
         return pq.ParquetFile(self.path(layer, table, year)).metadata.num_rows
 
-    def write(
-        self, layer: str, table: str, year: int | str | None, data: TableData, zstd_level: int
-    ) -> WrittenFile:
+    def write(self, layer: str, table: str, year: int | str | None, data: TableData, zstd_level: int) -> WrittenFile:
         """Write a frame, a lazy query (streamed) or an iterable of frames (streamed), atomically."""
         path = self.path(layer, table, year)
         with atomic_path(path) as temporary:
@@ -155,9 +153,7 @@ def write_frames(path: Path, frames: Iterable[pl.DataFrame], zstd_level: int) ->
         for frame in frames:
             table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
             if writer is None:
-                writer = pq.ParquetWriter(
-                    path, table.schema, compression="zstd", compression_level=zstd_level
-                )
+                writer = pq.ParquetWriter(path, table.schema, compression="zstd", compression_level=zstd_level)
                 worker = threading.Thread(target=consume, args=(writer,), daemon=True)
                 worker.start()
             if failure:

@@ -54,9 +54,7 @@ def build_bronze_assets(settings: Settings, partitions: dg.PartitionsDefinition)
     def products() -> pl.DataFrame:
         """One row per product (50,000 in 11 categories), as the product master data delivers it."""
         frame = (
-            landing.read_products(lakehouse)
-            if from_landing
-            else generate_products(settings.products, settings.seed)
+            landing.read_products(lakehouse) if from_landing else generate_products(settings.products, settings.seed)
         )
         return BronzeProducts.validate(frame, lazy=True)
 
@@ -99,9 +97,7 @@ def build_bronze_assets(settings: Settings, partitions: dg.PartitionsDefinition)
             if from_landing:
                 chunks = landing.read_transactions(lakehouse, year)
             else:
-                generator = transaction_generator(
-                    settings, stores.collect(), products.collect(), calendar.collect()
-                )
+                generator = transaction_generator(settings, stores.collect(), products.collect(), calendar.collect())
                 chunks = (injected.update(chunk.defects) or chunk.lines for chunk in generator.year(year))
             for chunk in chunks:
                 yield BronzeTransactions.validate(chunk, lazy=True)

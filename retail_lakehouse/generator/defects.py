@@ -45,9 +45,7 @@ class Lines:
         return Lines(**{name: value[index] for name, value in vars(self).items()})
 
     def append(self, other: Lines) -> Lines:
-        return Lines(
-            **{name: np.concatenate([value, getattr(other, name)]) for name, value in vars(self).items()}
-        )
+        return Lines(**{name: np.concatenate([value, getattr(other, name)]) for name, value in vars(self).items()})
 
 
 def transaction_totals(line_total: np.ndarray, starts: np.ndarray) -> np.ndarray:

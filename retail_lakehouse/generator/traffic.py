@@ -23,9 +23,7 @@ ORGANIC_GROWTH_PER_YEAR = 0.035
 BEFORE_HOLIDAY_FACTOR = 1.15
 # (month, day) -> factor: the last shopping days before Christmas, and the short days (shops close at 14:00).
 CHRISTMAS_FACTORS = (
-    {(12, d): 1.6 for d in range(18, 24)}
-    | {(12, 24): 1.3, (12, 31): 1.2}
-    | {(12, d): 1.1 for d in range(27, 31)}
+    {(12, d): 1.6 for d in range(18, 24)} | {(12, 24): 1.3, (12, 31): 1.2} | {(12, d): 1.1 for d in range(27, 31)}
 )
 SHORT_DAYS = ((12, 24), (12, 31))
 # Days relative to Easter Sunday: Tuesday and Wednesday of Holy Week, Maundy Thursday, Holy Saturday.
@@ -34,9 +32,7 @@ EASTER_FACTORS = {-5: 1.15, -4: 1.15, -3: 1.6, -1: 1.75}
 
 def all_dates(years: tuple[int, ...]) -> np.ndarray:
     """Every date of the configured years, as datetime64[D]."""
-    return np.concatenate(
-        [np.arange(np.datetime64(f"{y}-01-01"), np.datetime64(f"{y + 1}-01-01")) for y in years]
-    )
+    return np.concatenate([np.arange(np.datetime64(f"{y}-01-01"), np.datetime64(f"{y + 1}-01-01")) for y in years])
 
 
 def national_day_factor(dates: np.ndarray, first_year: int) -> np.ndarray:

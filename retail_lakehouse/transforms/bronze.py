@@ -31,9 +31,7 @@ def conform_columns(raw: pl.DataFrame, schema: pl.Schema, source: str) -> pl.Dat
         bad = parsed.is_null() & text.is_not_null()
         if bad.any():
             row = int(bad.arg_max())  # type: ignore[arg-type]
-            raise LandingFileError(
-                f"{source}: line {row + 2}: column {name}: cannot read {text[row]!r} as {dtype}"
-            )
+            raise LandingFileError(f"{source}: line {row + 2}: column {name}: cannot read {text[row]!r} as {dtype}")
         columns.append(parsed.alias(name))
     return pl.DataFrame(columns)
 

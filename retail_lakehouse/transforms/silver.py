@@ -60,9 +60,7 @@ class CleanResult:
     quarantine: pl.LazyFrame  # TransactionsQuarantine columns, in bronze row order
 
 
-def clean_transactions(
-    bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, year: int
-) -> CleanResult:
+def clean_transactions(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, year: int) -> CleanResult:
     """Split one year's bronze lines into valid silver lines and quarantined lines with their reason.
 
     Both outputs come from the same labelled plan; sink them together (`pl.collect_all` with
@@ -76,9 +74,7 @@ def clean_transactions(
     return CleanResult(transactions=transactions, quarantine=quarantine)
 
 
-def label_transactions(
-    bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, year: int
-) -> pl.LazyFrame:
+def label_transactions(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, year: int) -> pl.LazyFrame:
     """Every bronze line once, in input order, with calendar parts, dimension attributes and a `reason`.
 
     `reason` is null for a line that passes every rule. Exposed separately from `clean_transactions` so
