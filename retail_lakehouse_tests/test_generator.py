@@ -1,0 +1,227 @@
+"""The generator: determinism, the realism bands of the foundation issue, and the defect manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+from dateutil.easter import easter
+
+from retail_lakehouse.generator.calendar import generate_calendar
+from retail_lakehouse.generator.products import generate_products
+from retail_lakehouse.generator.stores import FEDERAL_STATES, generate_stores
+from retail_lakehouse.generator.transactions import TransactionGenerator
+from retail_lakehouse.schemas import BronzeProducts, BronzeStores, BronzeTransactions
+from retail_lakehouse.settings import DefectRates
+
+YEARS = (2020, 2021, 2022, 2023, 2024, 2025)
+ROWS = 1_200_000
+
+
+def make_generator(rows: int = ROWS, seed: int = 42, years: tuple[int, ...] = YEARS, **rates: float):
+    stores = generate_stores(500, seed, years)
+    products = generate_products(50_000, seed)
+    calendar = generate_calendar(years)
+    generator = TransactionGenerator(
+        stores, products, calendar, rows=rows, seed=seed, years=years, defect_rates=DefectRates(**rates)
+    )
+    return generator, stores, products, calendar
+
+
+@pytest.fixture(scope="module")
+def full_run():
+    """1.2M lines over six years, with defects; the realism bands are measured on this."""
+    generator, stores, products, calendar = make_generator()
+    lines = pl.concat([chunk.lines for year in YEARS for chunk in generator.year(year)])
+    return lines, stores, products, calendar
+
+
+@pytest.fixture(scope="module")
+def clean_lines(full_run):
+    """The lines a correct silver layer would keep: realism is judged on valid sales only."""
+    lines, stores, _, _ = full_run
+    return (
+        lines.unique(maintain_order=True)
+        .filter(
+            pl.col("store_id").is_not_null(),
+            pl.col("product_id").is_between(1, 50_000),
+            pl.col("quantity") > 0,
+            pl.col("unit_price") > 0,
+        )
+        .join(stores.select("store_id", "state_code", "opened_on"), on="store_id")
+        .with_columns(
+            date=pl.col("transaction_ts").dt.date(),
+            year=pl.col("transaction_ts").dt.year(),
+            month=pl.col("transaction_ts").dt.month(),
+        )
+    )
+
+
+def test_dimensions_match_the_contract_and_cover_germany():
+    stores = generate_stores(500, 42, YEARS)
+    products = generate_products(50_000, 42)
+    BronzeStores.validate(stores, lazy=True)
+    BronzeProducts.validate(products, lazy=True)
+    assert stores.height == 500 and products.height == 50_000
+    assert set(stores["state_code"]) == {state[0] for state in FEDERAL_STATES}
+    assert products["category"].n_unique() == 11
+    by_state = dict(stores.group_by("state_code").len().iter_rows())
+    assert max(by_state, key=by_state.get) == "NW"  # the most populous state has the most stores
+    opened = stores["opened_on"]
+    assert (opened < dt.date(2020, 1, 1)).mean() > 0.7  # most stores predate the data
+    assert (opened >= dt.date(2020, 1, 1)).sum() > 20  # and some open during the years: part of growth
+
+
+def test_same_seed_gives_identical_data_and_another_seed_does_not():
+    first, *_ = make_generator(rows=200_000)
+    second, *_ = make_generator(rows=200_000)
+    other, *_ = make_generator(rows=200_000, seed=7)
+    a, b, c = first.month(2023, 3).lines, second.month(2023, 3).lines, other.month(2023, 3).lines
+    assert a.equals(b)
+    assert not a.equals(c)
+
+
+def test_one_year_alone_equals_that_year_of_a_full_run():
+    generator, *_ = make_generator(rows=200_000)
+    in_full_run = [chunk for year in YEARS for chunk in generator.year(year) if year == 2024]
+    alone, *_ = make_generator(rows=200_000)
+    for from_full, from_alone in zip(in_full_run, alone.year(2024), strict=True):
+        assert from_full.lines.equals(from_alone.lines)
+        assert from_full.defects == from_alone.defects
+
+
+def test_total_lines_are_within_one_percent_of_the_setting(full_run):
+    lines, *_ = full_run
+    assert abs(lines.height - ROWS) / ROWS < 0.01
+
+
+def test_chunks_match_the_bronze_contract_and_money_is_exact(full_run):
+    lines, *_ = full_run
+    BronzeTransactions.validate(lines.head(200_000), lazy=True)
+    assert lines.schema["unit_price"] == pl.Decimal(10, 2)
+    assert lines.schema["line_total"] == pl.Decimal(12, 2)
+    assert lines["transaction_id"].min() // 10**10 >= 2020  # ids carry year and month: unique across years
+
+
+def test_no_sales_on_sundays_holidays_or_before_opening(clean_lines, full_run):
+    calendar = full_run[3]
+    sales_days = clean_lines.join(calendar, on=["date", "state_code"], how="left")
+    assert sales_days["is_open"].null_count() == 0
+    assert sales_days.filter(~pl.col("is_open")).height == 0
+    assert sales_days.filter(pl.col("weekday") == 7).height == 0
+    assert clean_lines.filter(pl.col("date") < pl.col("opened_on")).height == 0
+
+
+def test_sales_within_opening_hours_with_lunch_and_after_work_peaks(clean_lines):
+    hours = clean_lines.group_by(pl.col("transaction_ts").dt.hour().alias("hour")).len()
+    per_hour = dict(hours.iter_rows())
+    assert min(per_hour) >= 6 and max(per_hour) <= 21  # between 06:00 and 22:00
+    assert per_hour[12] > per_hour[10] and per_hour[12] > per_hour[14]  # lunch peak
+    assert per_hour[17] > per_hour[15] and per_hour[17] > per_hour[20]  # after-work peak
+
+
+def _revenue_cents(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
+    return frame.group_by(*keys).agg((pl.col("line_total").sum() * 100).cast(pl.Int64).alias("cents")).sort(*keys)
+
+
+def test_december_is_at_least_a_quarter_above_the_average_month(clean_lines):
+    monthly = _revenue_cents(clean_lines, "year", "month")
+    for year in YEARS:
+        months = monthly.filter(pl.col("year") == year)
+        december = months.filter(pl.col("month") == 12)["cents"].item()
+        assert december >= 1.25 * months["cents"].mean(), year
+
+
+def test_saturday_is_the_strongest_weekday_per_open_day(clean_lines):
+    per_day = _revenue_cents(clean_lines, "date").with_columns(weekday=pl.col("date").dt.weekday())
+    per_weekday = per_day.group_by("weekday").agg(pl.col("cents").mean()).sort("cents", descending=True)
+    assert per_weekday["weekday"][0] == 6
+
+
+def test_days_before_christmas_and_easter_are_among_the_busiest(clean_lines):
+    per_day = _revenue_cents(clean_lines, "date")
+    for year in YEARS:
+        days = per_day.filter(pl.col("date").dt.year() == year).sort("cents", descending=True)
+        top = set(days["date"].head(int(days.height * 0.05)).to_list())  # the busiest 5% of the year's days
+        open_days = set(days["date"].to_list())
+        before_christmas = max(d for d in open_days if d < dt.date(year, 12, 24))
+        holy_saturday = easter(year) - dt.timedelta(days=1)
+        assert before_christmas in top, (year, before_christmas)
+        assert holy_saturday in top, (year, holy_saturday)
+
+
+def test_each_year_grows_two_to_twelve_percent(clean_lines):
+    yearly = _revenue_cents(clean_lines, "year")["cents"].to_numpy()
+    growth = yearly[1:] / yearly[:-1] - 1
+    assert np.all((growth >= 0.02) & (growth <= 0.12)), growth
+
+
+def test_baskets_have_several_lines(clean_lines):
+    mean_lines = clean_lines.group_by("transaction_id").len()["len"].mean()
+    assert 2.5 <= mean_lines <= 6
+
+
+def test_top_fifth_of_products_earns_most_revenue(clean_lines):
+    by_product = _revenue_cents(clean_lines, "product_id").sort("cents", descending=True)
+    top = by_product["cents"].head(10_000).sum()  # 20% of 50,000 products
+    assert top / by_product["cents"].sum() >= 0.55
+
+
+def test_manifest_counts_match_what_the_data_shows():
+    """Each reason's count, recomputed from the corrupted month by its own definition."""
+    rates = {"duplicate": 0.004, "missing_key": 0.002, "unknown_product": 0.002, "non_positive_quantity": 0.002,
+             "non_positive_price": 0.002, "line_total_mismatch": 0.002, "transaction_total_mismatch": 0.004}  # fmt: skip
+    generator, *_ = make_generator(rows=600_000, **rates)
+    chunk = generator.month(2022, 11)
+    lines, manifest = chunk.lines, chunk.defects
+    assert all(manifest[reason] > 0 for reason in rates)
+
+    first_copies = lines.unique(maintain_order=True)
+    assert lines.height - first_copies.height == manifest["duplicate"]
+    gross_less_discount = pl.col("quantity") * pl.col("unit_price") - pl.col("discount")
+    observed = {
+        "missing_key": first_copies.filter(pl.col("store_id").is_null() | pl.col("product_id").is_null()).height,
+        "unknown_product": first_copies.filter(pl.col("product_id") > 50_000).height,
+        "non_positive_quantity": first_copies.filter(pl.col("quantity") <= 0).height,
+        "non_positive_price": first_copies.filter(pl.col("unit_price") == 0).height,
+        "line_total_mismatch": first_copies.filter(pl.col("line_total") != gross_less_discount).height,
+    }
+    sums = first_copies.group_by("transaction_id").agg(
+        pl.col("line_total").sum().alias("lines_sum"), pl.col("transaction_total").first(), pl.len()
+    )
+    observed["transaction_total_mismatch"] = sums.filter(pl.col("lines_sum") != pl.col("transaction_total"))[
+        "len"
+    ].sum()
+    for reason, count in observed.items():
+        assert count == manifest[reason], reason
+    assert manifest["conflicting_duplicate"] == manifest["unknown_store"] == manifest["wrong_year"] == 0
+
+    # Each defect on a different transaction; clean lines have consistent totals and money.
+    defect_ids = [
+        first_copies.filter(pl.col("store_id").is_null() | pl.col("product_id").is_null())["transaction_id"],
+        first_copies.filter(pl.col("product_id") > 50_000)["transaction_id"],
+        first_copies.filter(pl.col("quantity") <= 0)["transaction_id"],
+        first_copies.filter(pl.col("unit_price") == 0)["transaction_id"],
+        first_copies.filter(pl.col("line_total") != gross_less_discount)["transaction_id"],
+        sums.filter(pl.col("lines_sum") != pl.col("transaction_total"))["transaction_id"],
+        lines.filter(lines.is_duplicated())["transaction_id"].unique(),
+    ]
+    all_ids = pl.concat(defect_ids)
+    assert all_ids.n_unique() == all_ids.len()
+
+
+def test_duplicates_arrive_far_from_their_originals():
+    """Copies come as a late re-send after the month's regular lines, not next to their originals."""
+    generator, *_ = make_generator(rows=300_000, duplicate=0.01)
+    chunk = generator.month(2021, 5)
+    lines = chunk.lines.with_row_index()
+    copies = lines.filter(pl.struct(pl.exclude("index")).is_duplicated())
+    regular_lines = lines.height - chunk.defects["duplicate"]
+    positions = copies.group_by("transaction_id", "line_number").agg(
+        pl.col("index").min().alias("original"), pl.col("index").max().alias("copy")
+    )
+    assert positions["copy"].min() >= regular_lines
+    assert positions["original"].max() < regular_lines
+    assert (positions["copy"] - positions["original"]).median() > regular_lines / 10
