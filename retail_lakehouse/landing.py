@@ -58,7 +58,7 @@ def read_csv(path: Path, schema: pl.Schema) -> pl.DataFrame:
     if not path.is_file():
         raise LandingFileError(f"{path}: landing file is missing (run `lakehouse generate --to-landing`)")
     try:
-        raw = pl.read_csv(path, infer_schema=False, missing_utf8_is_empty_string=True)
+        raw = pl.read_csv(path, infer_schema=False)
     except (pl.exceptions.PolarsError, OSError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise LandingFileError(f"{path}: malformed CSV: {first_line}") from None
