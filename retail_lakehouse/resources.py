@@ -59,6 +59,16 @@ class LakehouseIOManager(dg.ConfigurableIOManager):
         return self.lakehouse.scan(layer, table, year)
 
 
+class LakehouseResource(dg.ConfigurableResource):
+    """Read access to the tables for code that is not an asset input (checks that read their own asset)."""
+
+    data_dir: str
+
+    @property
+    def lakehouse(self) -> Lakehouse:
+        return Lakehouse(Path(self.data_dir))
+
+
 def frame_to_markdown(frame: pl.DataFrame) -> str:
     """A small Markdown table for the Dagster UI (no pandas needed)."""
     header = "| " + " | ".join(frame.columns) + " |"
@@ -67,11 +77,15 @@ def frame_to_markdown(frame: pl.DataFrame) -> str:
     return "\n".join([header, rule, *body])
 
 
-def io_manager_for(settings: Settings) -> LakehouseIOManager:
-    """The IO manager configured from the settings (one place, so every environment is set up alike)."""
-    return LakehouseIOManager(
-        data_dir=str(settings.data_dir.resolve()),
-        bronze_zstd_level=settings.bronze_zstd_level,
-        silver_zstd_level=settings.silver_zstd_level,
-        gold_zstd_level=settings.gold_zstd_level,
-    )
+def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
+    """Every resource, configured from the settings (one place, so every environment is set up alike)."""
+    data_dir = str(settings.data_dir.resolve())
+    return {
+        "io_manager": LakehouseIOManager(
+            data_dir=data_dir,
+            bronze_zstd_level=settings.bronze_zstd_level,
+            silver_zstd_level=settings.silver_zstd_level,
+            gold_zstd_level=settings.gold_zstd_level,
+        ),
+        "lakehouse": LakehouseResource(data_dir=data_dir),
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 
 import numpy as np
 import polars as pl
@@ -15,18 +16,20 @@ from retail_lakehouse.generator.stores import FEDERAL_STATES, generate_stores
 from retail_lakehouse.generator.transactions import TransactionGenerator
 from retail_lakehouse.schemas import BronzeProducts, BronzeStores, BronzeTransactions
 from retail_lakehouse.settings import DefectRates
+from retail_lakehouse_tests.conftest import E2E_DEFECT_RATES
 
 YEARS = (2020, 2021, 2022, 2023, 2024, 2025)
 ROWS = 1_200_000
+DEFAULT_RATES = DefectRates()
 
 
-def make_generator(rows: int = ROWS, seed: int = 42, years: tuple[int, ...] = YEARS, **rates: float):
+def make_generator(
+    rows: int = ROWS, seed: int = 42, years: tuple[int, ...] = YEARS, rates: DefectRates = DEFAULT_RATES
+):
     stores = generate_stores(500, seed, years)
     products = generate_products(50_000, seed)
     calendar = generate_calendar(years)
-    generator = TransactionGenerator(
-        stores, products, calendar, rows=rows, seed=seed, years=years, defect_rates=DefectRates(**rates)
-    )
+    generator = TransactionGenerator(stores, products, calendar, rows=rows, seed=seed, years=years, defect_rates=rates)
     return generator, stores, products, calendar
 
 
@@ -171,9 +174,8 @@ def test_top_fifth_of_products_earns_most_revenue(clean_lines):
 
 def test_manifest_counts_match_what_the_data_shows():
     """Each reason's count, recomputed from the corrupted month by its own definition."""
-    rates = {"duplicate": 0.004, "missing_key": 0.002, "unknown_product": 0.002, "non_positive_quantity": 0.002,
-             "non_positive_price": 0.002, "line_total_mismatch": 0.002, "transaction_total_mismatch": 0.004}  # fmt: skip
-    generator, *_ = make_generator(rows=600_000, **rates)
+    rates = asdict(E2E_DEFECT_RATES)
+    generator, *_ = make_generator(rows=600_000, rates=E2E_DEFECT_RATES)
     chunk = generator.month(2022, 11)
     lines, manifest = chunk.lines, chunk.defects
     assert all(manifest[reason] > 0 for reason in rates)
@@ -214,7 +216,7 @@ def test_manifest_counts_match_what_the_data_shows():
 
 def test_duplicates_arrive_far_from_their_originals():
     """Copies come as a late re-send after the month's regular lines, not next to their originals."""
-    generator, *_ = make_generator(rows=300_000, duplicate=0.01)
+    generator, *_ = make_generator(rows=300_000, rates=DefectRates(duplicate=0.01))
     chunk = generator.month(2021, 5)
     lines = chunk.lines.with_row_index()
     copies = lines.filter(pl.struct(pl.exclude("index")).is_duplicated())

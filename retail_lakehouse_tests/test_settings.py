@@ -20,9 +20,14 @@ def test_defaults_work_on_a_laptop():
 
 def test_variables_override_defaults():
     settings = Settings.from_env(
-        {"LAKEHOUSE_DATA_DIR": "/srv/lake", "LAKEHOUSE_ROWS": "100_000_000", "LAKEHOUSE_SEED": "7",
-         "LAKEHOUSE_YEARS": "2021,2023-2024", "LAKEHOUSE_SOURCE": "landing",
-         "LAKEHOUSE_DEFECT_RATES": "duplicate=0.01, missing_key=0"}  # fmt: skip
+        {
+            "LAKEHOUSE_DATA_DIR": "/srv/lake",
+            "LAKEHOUSE_ROWS": "100_000_000",
+            "LAKEHOUSE_SEED": "7",
+            "LAKEHOUSE_YEARS": "2021,2023-2024",
+            "LAKEHOUSE_SOURCE": "landing",
+            "LAKEHOUSE_DEFECT_RATES": "duplicate=0.01, missing_key=0",
+        }
     )
     assert settings.data_dir == Path("/srv/lake")
     assert settings.rows == 100_000_000

@@ -64,6 +64,7 @@ def build_bronze_assets(settings: Settings, partitions: dg.PartitionsDefinition)
         return BronzeCalendar.validate(generate_calendar(settings.years), lazy=True)
 
     @dg.multi_asset(
+        name="bronze_transactions",
         outs={
             "transactions": dg.AssetOut(
                 key=["bronze", "transactions"],

@@ -1,0 +1,65 @@
+"""Gold assets: small pre-aggregated tables per year, the only tables the dashboard reads.
+
+The time and region tables roll up from `gold/store_daily_sales` (a transaction belongs to exactly one store
+and day, so counts add up and silver is scanned once for them); tables by category or product need silver.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+import polars as pl
+
+from retail_lakehouse.schemas import GOLD_MODELS
+from retail_lakehouse.transforms import gold
+
+GROUP = "gold"
+SILVER = ["silver", "transactions"]
+PRODUCTS = ["silver", "products"]
+STORE_DAILY = ["gold", "store_daily_sales"]
+
+
+@dataclass(frozen=True)
+class GoldTable:
+    name: str
+    build: Callable[..., pl.LazyFrame]  # a transform from gold.py; its parameters are named like `inputs`
+    inputs: dict[str, list[str]]  # parameter name -> upstream asset key
+    needs_year: bool = False
+
+
+GOLD_TABLES = (
+    GoldTable("store_daily_sales", gold.aggregate_store_daily, {"silver": SILVER, "stores": ["silver", "stores"]}),
+    GoldTable("yearly_sales", gold.aggregate_yearly, {"store_daily": STORE_DAILY}),
+    GoldTable("monthly_sales", gold.aggregate_monthly, {"store_daily": STORE_DAILY}),
+    GoldTable("weekly_sales", gold.aggregate_weekly, {"store_daily": STORE_DAILY}),
+    GoldTable("daily_sales", gold.aggregate_daily, {"store_daily": STORE_DAILY}),
+    GoldTable("sales_by_region", gold.aggregate_by_region, {"store_daily": STORE_DAILY}),
+    GoldTable("sales_by_category", gold.aggregate_by_category, {"silver": SILVER}),
+    GoldTable("product_monthly_sales", gold.aggregate_product_monthly, {"silver": SILVER, "products": PRODUCTS}),
+    GoldTable("region_category_daily_sales", gold.aggregate_region_category_daily, {"silver": SILVER}),
+    GoldTable("top_products_monthly", gold.top_products_monthly, {"silver": SILVER, "products": PRODUCTS}),
+    GoldTable("calendar_days", gold.calendar_days, {"calendar": ["silver", "calendar"]}, needs_year=True),
+)
+
+
+def _gold_asset(table: GoldTable, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    model = GOLD_MODELS[table.name]
+
+    @dg.asset(
+        key=["gold", table.name],
+        ins={name: dg.AssetIn(key) for name, key in table.inputs.items()},
+        partitions_def=partitions,
+        group_name=GROUP,
+        kinds={"polars", "parquet"},
+        description=(model.__doc__ or "").strip().splitlines()[0],
+    )
+    def gold_table(context: dg.AssetExecutionContext, **inputs: pl.LazyFrame) -> pl.DataFrame:
+        year = {"year": int(context.partition_key)} if table.needs_year else {}
+        frame = table.build(**inputs, **year).collect()
+        return model.validate(frame, lazy=True)
+
+    return gold_table
+
+
+def build_gold_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    return [_gold_asset(table, partitions) for table in GOLD_TABLES]

@@ -1,0 +1,127 @@
+"""The `lakehouse` command: generate, run, summary and dashboard.
+
+Errors the lakehouse knows about (bad settings, malformed files, unknown partitions, missing data) are
+printed as one line, `error: ...`, with exit status 2; a failed Dagster run exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from retail_lakehouse.errors import LakehouseError
+from retail_lakehouse.settings import Settings, parse_years
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="generate the synthetic dataset")
+    generate.add_argument(
+        "--to-landing",
+        action="store_true",
+        help="write the point-of-sale CSV export to <data>/landing instead of building bronze",
+    )
+    run = commands.add_parser("run", help="materialize every asset for every configured year through Dagster")
+    run.add_argument("--years", help="only these years, e.g. 2023 or 2021-2022 (default: LAKEHOUSE_YEARS)")
+    commands.add_parser("summary", help="print rows per layer and quarantined rows by reason")
+    dashboard = commands.add_parser("dashboard", help="serve the dashboard on the gold tables")
+    dashboard.add_argument("--host", default="127.0.0.1")
+    dashboard.add_argument("--port", type=int, default=8050)
+    dashboard.add_argument("--debug", action="store_true", help="Dash debug mode (never on a shared host)")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env()
+        if args.command == "generate":
+            return _generate(settings, to_landing=args.to_landing)
+        if args.command == "run":
+            return _run(settings, parse_years(args.years) if args.years else settings.years)
+        if args.command == "summary":
+            _print_summary(settings, settings.years)
+            return 0
+        from dashboard.app import serve
+
+        serve(settings.data_dir, host=args.host, port=args.port, debug=args.debug)
+        return 0
+    except LakehouseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _generate(settings: Settings, to_landing: bool) -> int:
+    if not to_landing:
+        from retail_lakehouse.definitions import build_definitions
+        from retail_lakehouse.runs import execute, instance_for_runs
+
+        defs, instance = build_definitions(settings), instance_for_runs()
+        outcome = execute(defs, "dimensions", instance)
+        _report(outcome)
+        return 0 if outcome.success else 1
+
+    from retail_lakehouse import landing
+    from retail_lakehouse.assets.bronze import transaction_generator
+    from retail_lakehouse.generator.calendar import generate_calendar
+    from retail_lakehouse.generator.products import generate_products
+    from retail_lakehouse.generator.stores import generate_stores
+    from retail_lakehouse.storage import Lakehouse
+
+    lakehouse = Lakehouse(settings.data_dir)
+    stores = generate_stores(settings.stores, settings.seed, settings.years)
+    products = generate_products(settings.products, settings.seed)
+    generator = transaction_generator(settings, stores, products, generate_calendar(settings.years))
+    landing.export_dimensions(lakehouse, stores, products)
+    for year in settings.years:
+        started = time.perf_counter()
+        lines = landing.export_year(lakehouse, generator, year)
+        print(f"  {year}: {lines:>12,} lines -> {lakehouse.landing('transactions', str(year))} "
+              f"({time.perf_counter() - started:.1f} s)")  # fmt: skip
+    print("Landing files written. Build bronze from them with LAKEHOUSE_SOURCE=landing lakehouse run")
+    return 0
+
+
+def _run(settings: Settings, years: tuple[int, ...]) -> int:
+    print(f"Materializing {len(years)} year(s) {years[0]}..{years[-1]} from {settings.source}, "
+          f"{settings.rows:,} lines in all, into {settings.data_dir.resolve()}", flush=True)  # fmt: skip
+    from retail_lakehouse.definitions import build_definitions
+    from retail_lakehouse.runs import run_pipeline
+
+    started = time.perf_counter()
+    outcomes = run_pipeline(build_definitions(settings), settings, years, progress=_report)
+    _print_summary(settings, years)
+    failed = [o for o in outcomes if not o.success]
+    print(f"{'FAILED' if failed else 'Done'} in {time.perf_counter() - started:.1f} s "
+          f"({sum(o.checks_passed for o in outcomes)} asset checks passed)")  # fmt: skip
+    return 1 if failed else 0
+
+
+def _report(outcome) -> None:
+    status = "ok" if outcome.success else "FAILED"
+    print(f"  {outcome.label:<11} {status:<7} {outcome.seconds:6.1f} s  {outcome.checks_passed} checks passed",
+          flush=True)  # fmt: skip
+    for problem in outcome.problems:
+        print(f"      {problem}", flush=True)
+
+
+def _print_summary(settings: Settings, years: Sequence[int]) -> None:
+    import polars as pl
+
+    from retail_lakehouse.runs import summary
+    from retail_lakehouse.storage import Lakehouse
+
+    if not settings.data_dir.is_dir():
+        raise LakehouseError(f"data root {settings.data_dir.resolve()} does not exist: run `lakehouse run` first")
+    table = summary(Lakehouse(settings.data_dir), years)
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True,
+                   thousands_separator=True, tbl_width_chars=200):  # fmt: skip
+        print("Rows per layer and quarantined rows by reason:")
+        print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

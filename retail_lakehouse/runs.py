@@ -1,0 +1,119 @@
+"""Running the asset graph through Dagster: the dimensions once, then one run per year partition.
+
+`lakehouse run`, the end-to-end tests and the benchmarks all come through here, so what they measure and
+test is what the Dagster UI would run: the same jobs, the same IO manager, the same blocking checks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import dagster as dg
+import polars as pl
+
+from retail_lakehouse.definitions import DIMENSIONS_JOB, YEARLY_JOB
+from retail_lakehouse.errors import LakehouseError
+from retail_lakehouse.settings import QUARANTINE_REASONS, Settings
+from retail_lakehouse.storage import Lakehouse
+
+# Failures are reported as one line each by `execute`; Dagster's own console log would add stack traces.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+GOLD_TABLES_FOR_SUMMARY = ("yearly_sales", "store_daily_sales", "product_monthly_sales")
+
+
+@dataclass
+class RunOutcome:
+    """One Dagster run: what it was for, whether it succeeded, and why not."""
+
+    label: str
+    success: bool
+    seconds: float
+    checks_passed: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def instance_for_runs() -> dg.DagsterInstance:
+    """The persistent instance when DAGSTER_HOME is set (runs then show in `dagster dev`), else ephemeral."""
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def check_years(settings: Settings, years: Iterable[int]) -> list[int]:
+    """The requested years, or a one-line error naming the ones that are not partitions."""
+    years = list(years)
+    unknown = [y for y in years if y not in settings.years]
+    if unknown:
+        raise LakehouseError(
+            f"unknown partition(s) {unknown}: the configured years are {settings.partition_keys[0]}.."
+            f"{settings.partition_keys[-1]} (LAKEHOUSE_YEARS)"
+        )
+    return years
+
+
+def execute(
+    defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, partition_key: str | None = None
+) -> RunOutcome:
+    started = time.perf_counter()
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        instance=instance, partition_key=partition_key, raise_on_error=False, run_config=QUIET_LOGS
+    )
+    outcome = RunOutcome(partition_key or job_name, result.success, time.perf_counter() - started)
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            if event.step_failure_data.error.cls_name == "DagsterAssetCheckFailedError":
+                continue  # reported below, with the check's own description
+            first_line = event.step_failure_data.error.message.strip().splitlines()[0]
+            outcome.problems.append(f"{event.step_key}: {first_line}")
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            outcome.checks_passed += 1
+        else:
+            outcome.problems.append(
+                f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed: "
+                f"{evaluation.description or ''}"
+            )
+    return outcome
+
+
+def run_pipeline(
+    defs: dg.Definitions,
+    settings: Settings,
+    years: Iterable[int] | None = None,
+    instance: dg.DagsterInstance | None = None,
+    progress: Callable[[RunOutcome], None] = lambda outcome: None,
+) -> list[RunOutcome]:
+    """Materialize the dimensions, then every requested year (default: all configured years)."""
+    years = check_years(settings, settings.years if years is None else years)
+    instance = instance or instance_for_runs()
+    outcomes = [execute(defs, DIMENSIONS_JOB, instance)]
+    progress(outcomes[-1])
+    if outcomes[-1].success:
+        for year in years:
+            outcomes.append(execute(defs, YEARLY_JOB, instance, str(year)))
+            progress(outcomes[-1])
+    return outcomes
+
+
+def summary(lakehouse: Lakehouse, years: Iterable[int]) -> pl.DataFrame:
+    """Rows per layer and quarantined rows by reason, per year, from what is on disk."""
+
+    def rows(layer: str, table: str, year: int) -> int | None:
+        return lakehouse.rows(layer, table, year) if lakehouse.exists(layer, table, year) else None
+
+    records = []
+    for year in years:
+        record: dict[str, int | None] = {
+            "year": year,
+            "bronze": rows("bronze", "transactions", year),
+            "silver": rows("silver", "transactions", year),
+            "quarantine": rows("silver", "transactions_quarantine", year),
+            "gold_rows": sum(rows("gold", t, year) or 0 for t in GOLD_TABLES_FOR_SUMMARY) or None,
+        }
+        by_reason = dict.fromkeys(QUARANTINE_REASONS, 0)
+        if record["quarantine"] is not None:
+            scan = lakehouse.scan("silver", "transactions_quarantine", year)
+            by_reason |= dict(scan.group_by("reason").len().collect().iter_rows())
+        records.append(record | by_reason)
+    return pl.DataFrame(records, infer_schema_length=None).with_columns(pl.col("year").cast(pl.String))

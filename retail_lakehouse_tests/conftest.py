@@ -1,0 +1,59 @@
+"""Shared fixtures: a small dataset materialized once per session through the real Dagster definitions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from retail_lakehouse.definitions import build_definitions
+from retail_lakehouse.runs import RunOutcome, run_pipeline
+from retail_lakehouse.settings import DefectRates, Settings
+
+E2E_YEARS = (2023, 2024)
+E2E_ROWS = 60_000
+# Higher than the defaults so that every defect occurs even in this small dataset.
+E2E_DEFECT_RATES = DefectRates(
+    duplicate=0.004, missing_key=0.002, unknown_product=0.002, non_positive_quantity=0.002,
+    non_positive_price=0.002, line_total_mismatch=0.002, transaction_total_mismatch=0.004,
+)  # fmt: skip
+
+
+def small_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for a dataset that materializes in seconds: two years, 60,000 lines, full dimensions."""
+    values: dict[str, object] = {
+        "data_dir": data_dir, "rows": E2E_ROWS, "seed": 42, "years": E2E_YEARS, "defect_rates": E2E_DEFECT_RATES,
+    }  # fmt: skip
+    return Settings(**(values | overrides))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class MaterializedLakehouse:
+    settings: Settings
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    outcomes: list[RunOutcome]
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+
+@pytest.fixture(scope="session")
+def lakehouse_run(tmp_path_factory: pytest.TempPathFactory) -> MaterializedLakehouse:
+    """Every asset materialized for 2023 and 2024 through Dagster, with every asset check."""
+    settings = small_settings(tmp_path_factory.mktemp("lakehouse"))
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    outcomes = run_pipeline(defs, settings, instance=instance)
+    return MaterializedLakehouse(settings, defs, instance, outcomes)
+
+
+@pytest.fixture(scope="session")
+def materialized_lakehouse(lakehouse_run: MaterializedLakehouse) -> Path:
+    """The data dir of the session's materialized lakehouse (every run must have succeeded)."""
+    failed = [o for o in lakehouse_run.outcomes if not o.success]
+    assert not failed, failed
+    return lakehouse_run.data_dir
