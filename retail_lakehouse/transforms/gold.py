@@ -1,0 +1,177 @@
+"""Gold: one year's silver lines summed to the grains the dashboard reads.
+
+Pure Polars, LazyFrames in and out. Money stays exact: `revenue` is a Decimal sum, and `avg_basket` is
+revenue over transactions in integer cents, rounded half away from zero, never through a float.
+
+The time and region tables are rolled up from `store_daily` (a few hundred thousand rows a year) rather
+than re-aggregated from silver (millions): a transaction belongs to exactly one store and day, so its
+distinct count adds up across stores and days. Category and product tables cannot be rolled up that way
+(one basket spans several categories and products), so they read silver.
+
+Every table's columns come out in the order `schemas.polars_schema(Model)` gives (keys first, measures
+last), and rows sorted by their keys.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandera.polars as pa
+import polars as pl
+
+from retail_lakehouse.schemas import (
+    MEASURES,
+    REVENUE,
+    CalendarDays,
+    DailySales,
+    MonthlySales,
+    ProductMonthlySales,
+    RegionCategoryDailySales,
+    SalesByCategory,
+    SalesByRegion,
+    StoreDailySales,
+    TopProductsMonthly,
+    WeeklySales,
+    YearlySales,
+    polars_schema,
+)
+
+STORE_ATTRIBUTES = ("store_name", "city", "state_code", "region", "format")
+PRODUCT_ATTRIBUTES = ("product_name", "category", "brand")
+
+
+def line_measures(*names: str) -> list[pl.Expr]:
+    """Revenue, units, transactions and lines of a group of silver lines (or only `names` of them).
+
+    avg_basket is not among them: it is derived after the group-by from revenue and transactions.
+    """
+    measures = {
+        "revenue": pl.col("line_total").sum().cast(REVENUE),
+        "units": pl.col("quantity").cast(pl.Int64).sum(),
+        "transactions": pl.col("transaction_id").n_unique().cast(pl.Int64),
+        "lines": pl.len().cast(pl.Int64),
+    }
+    return [expr.alias(name) for name, expr in measures.items() if not names or name in names]
+
+
+def rolled_up_measures() -> list[pl.Expr]:
+    """The same measures summed from a finer gold grain whose transactions do not overlap across rows."""
+    return [
+        pl.col("revenue").sum().cast(REVENUE).alias("revenue"),
+        pl.col("units").sum().alias("units"),
+        pl.col("transactions").sum().alias("transactions"),
+        pl.col("lines").sum().alias("lines"),
+    ]
+
+
+def avg_basket() -> pl.Expr:
+    """Revenue per transaction to the cent, rounded half away from zero, computed in integer cents.
+
+    Recomputed from each grain's own revenue and transactions: an average of averages would weight a
+    quiet store-day like a busy one. (Int64 cents hold any Decimal(18, 2).)
+    """
+    cents = (pl.col("revenue") * 100).cast(pl.Int64)
+    count = pl.col("transactions")
+    rounded = (cents.abs() * 2 + count) // (count * 2) * cents.sign()
+    # Back to Decimal by multiplying: casting an integer to Decimal reads it as units, not cents.
+    return (rounded.cast(pl.Decimal(38, 2)) * pl.lit(Decimal("0.01"))).cast(REVENUE).alias("avg_basket")
+
+
+def _keys(model: type[pa.DataFrameModel]) -> list[str]:
+    """The model's key columns (everything but the measures), in table order."""
+    return [c for c in polars_schema(model) if c not in MEASURES]
+
+
+def _finish(summed: pl.LazyFrame, model: type[pa.DataFrameModel]) -> pl.LazyFrame:
+    """Add avg_basket, put the columns in the model's order and the rows in key order."""
+    return summed.with_columns(avg_basket()).select(list(polars_schema(model))).sort(_keys(model))
+
+
+def _summarize(lines: pl.LazyFrame, measures: list[pl.Expr], model: type[pa.DataFrameModel]) -> pl.LazyFrame:
+    """Sum `lines` to the model's grain (its key columns) and finish the table."""
+    return _finish(lines.group_by(_keys(model)).agg(measures), model)
+
+
+def aggregate_store_daily(silver: pl.LazyFrame, stores: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per store and date with sales; store attributes come from the stores dimension."""
+    daily = silver.group_by("date", "year", "month", "store_id").agg(line_measures())
+    with_stores = daily.join(stores.select("store_id", *STORE_ATTRIBUTES), on="store_id", how="left")
+    return _finish(with_stores, StoreDailySales)
+
+
+def aggregate_yearly(store_daily: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per year, rolled up from store_daily."""
+    return _summarize(store_daily, rolled_up_measures(), YearlySales)
+
+
+def aggregate_monthly(store_daily: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per year and month, rolled up from store_daily."""
+    return _summarize(store_daily, rolled_up_measures(), MonthlySales)
+
+
+def aggregate_weekly(store_daily: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per Monday-started week of the partition's year, rolled up from store_daily.
+
+    A week spanning New Year gets a row in each year's partition, holding that year's days only.
+    """
+    weeks = store_daily.with_columns(pl.col("date").dt.truncate("1w").alias("week_start"))
+    return _summarize(weeks, rolled_up_measures(), WeeklySales)
+
+
+def aggregate_daily(store_daily: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per date with sales, rolled up from store_daily."""
+    days = store_daily.with_columns(pl.col("date").dt.weekday().cast(pl.Int8).alias("weekday"))
+    return _summarize(days, rolled_up_measures(), DailySales)
+
+
+def aggregate_by_region(store_daily: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per year and federal state, rolled up from store_daily."""
+    return _summarize(store_daily, rolled_up_measures(), SalesByRegion)
+
+
+def aggregate_by_category(silver: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per year and category; `transactions` counts baskets with a line of the category."""
+    return _summarize(silver, line_measures(), SalesByCategory)
+
+
+def aggregate_product_monthly(silver: pl.LazyFrame, products: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per year, month and product with sales; product attributes from the products dimension."""
+    monthly = silver.group_by("year", "month", "product_id").agg(line_measures())
+    with_products = monthly.join(products.select("product_id", *PRODUCT_ATTRIBUTES), on="product_id", how="left")
+    return _finish(with_products, ProductMonthlySales)
+
+
+def aggregate_region_category_daily(silver: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per date, federal state and category; transactions do not add up across categories."""
+    return _summarize(silver, line_measures(), RegionCategoryDailySales)
+
+
+def top_products_monthly(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: int = 25) -> pl.LazyFrame:
+    """The `top_n` products by revenue per year, month, federal state and category; ties by product_id.
+
+    Rows come sorted by group, then by rank (revenue descending, product_id ascending).
+    """
+    group = ["year", "month", "state_code", "category"]
+    ranked = (
+        silver.group_by(*group, "product_id")
+        .agg(line_measures("revenue", "units", "lines"))
+        .sort([*group, "revenue", "product_id"], descending=[False] * len(group) + [True, False])
+        .group_by(group, maintain_order=True)
+        .head(top_n)
+    )
+    return ranked.join(
+        products.select("product_id", "product_name", "brand"),
+        on="product_id",
+        how="left",
+        maintain_order="left",
+    ).select(list(polars_schema(TopProductsMonthly)))
+
+
+def calendar_days(calendar: pl.LazyFrame, year: int) -> pl.LazyFrame:
+    """One row per date of `year` and federal state, from the silver calendar, sorted by date and state."""
+    return (
+        calendar.filter(pl.col("date").dt.year() == year)
+        .with_columns(pl.lit(year, dtype=pl.Int32).alias("year"))
+        .select(list(polars_schema(CalendarDays)))
+        .sort("date", "state_code")
+    )

@@ -1,0 +1,352 @@
+"""Gold aggregates on hand-built silver lines: sums per grain, exact money, distinct baskets, top products."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+import pytest
+
+from retail_lakehouse.schemas import (
+    CalendarDays,
+    DailySales,
+    MonthlySales,
+    ProductMonthlySales,
+    RegionCategoryDailySales,
+    SalesByCategory,
+    SalesByRegion,
+    SilverCalendar,
+    SilverProducts,
+    SilverStores,
+    SilverTransactions,
+    StoreDailySales,
+    TopProductsMonthly,
+    WeeklySales,
+    YearlySales,
+    polars_schema,
+)
+from retail_lakehouse.transforms import gold
+
+# store_id: (name, city, state_code, region, format)
+STORES = {
+    1: ("Alexanderplatz", "Berlin", "BE", "Ost", "supermarket"),
+    2: ("Spandau", "Berlin", "BE", "Ost", "discounter"),
+    3: ("Marienplatz", "München", "BY", "Süd", "hypermarket"),
+}
+# product_id: (name, category, brand)
+PRODUCTS = {
+    10: ("Bread", "Bakery", "Baker"),
+    11: ("Milk", "Dairy & Eggs", "Farm"),
+    12: ("Cake", "Bakery", "Baker"),
+    13: ("Cheese", "Dairy & Eggs", "Farm"),
+    14: ("Roll", "Bakery", "Baker"),
+    15: ("Pretzel", "Bakery", "Baker"),
+}
+
+
+def stores_frame() -> pl.LazyFrame:
+    rows = [(sid, *attrs, date(2010, 1, 1)) for sid, attrs in STORES.items()]
+    return pl.LazyFrame(rows, schema=polars_schema(SilverStores), orient="row")
+
+
+def products_frame() -> pl.LazyFrame:
+    rows = [(pid, f"SKU{pid}", name, cat, cat, brand, Decimal("1.00")) for pid, (name, cat, brand) in PRODUCTS.items()]
+    return pl.LazyFrame(rows, schema=polars_schema(SilverProducts), orient="row")
+
+
+def sale(
+    transaction_id: int,
+    line_number: int = 1,
+    *,
+    day: date = date(2024, 3, 4),
+    store_id: int = 1,
+    product_id: int = 10,
+    quantity: int = 1,
+    unit_price: str = "1.00",
+    discount: str = "0.00",
+) -> dict[str, Any]:
+    """One silver line with its calendar parts and dimension attributes filled in from the fixtures."""
+    line_total = quantity * Decimal(unit_price) - Decimal(discount)
+    _, _, state_code, region, _ = STORES[store_id]
+    return {
+        "transaction_id": transaction_id,
+        "line_number": line_number,
+        "transaction_ts": datetime(day.year, day.month, day.day, 10, 0),
+        "store_id": store_id,
+        "product_id": product_id,
+        "quantity": quantity,
+        "unit_price": Decimal(unit_price),
+        "discount": Decimal(discount),
+        "line_total": line_total,
+        "transaction_total": line_total,  # gold does not read it
+        "payment_method": "cash",
+        "date": day,
+        "year": day.year,
+        "month": day.month,
+        "week_start": day - timedelta(days=day.weekday()),
+        "weekday": day.isoweekday(),
+        "hour": 10,
+        "state_code": state_code,
+        "region": region,
+        "category": PRODUCTS[product_id][1],
+    }
+
+
+def silver(*rows: dict[str, Any]) -> pl.LazyFrame:
+    return pl.LazyFrame(list(rows), schema=polars_schema(SilverTransactions), orient="row")
+
+
+def sales() -> pl.LazyFrame:
+    """Five baskets in three stores, two months; basket 1 spans Bakery and Dairy."""
+    return silver(
+        sale(1, 1, product_id=10, quantity=2, unit_price="1.50"),  # 3.00
+        sale(1, 2, product_id=11, quantity=1, unit_price="0.10"),  # 0.10
+        sale(2, 1, product_id=10, quantity=1, unit_price="0.20"),  # 0.20
+        sale(3, 1, store_id=3, product_id=12, unit_price="5.00"),  # 5.00
+        sale(4, 1, day=date(2024, 3, 5), store_id=2, product_id=11, quantity=4, discount="0.50"),  # 3.50
+        sale(5, 1, day=date(2024, 4, 1), product_id=13, unit_price="10.00"),  # 10.00
+    )
+
+
+def store_daily(lines: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    return gold.aggregate_store_daily(sales() if lines is None else lines, stores_frame())
+
+
+def measures(frame: pl.LazyFrame) -> list[tuple[Any, ...]]:
+    """(revenue, units, transactions, lines, avg_basket) per row."""
+    return frame.select("revenue", "units", "transactions", "lines", "avg_basket").collect().rows()
+
+
+def money(*values: str) -> list[Decimal]:
+    return [Decimal(v) for v in values]
+
+
+def test_store_daily_sums_per_store_and_day() -> None:
+    table = store_daily().collect()
+    assert table.select("date", "store_id", "store_name", "state_code", "format").rows() == [
+        (date(2024, 3, 4), 1, "Alexanderplatz", "BE", "supermarket"),
+        (date(2024, 3, 4), 3, "Marienplatz", "BY", "hypermarket"),
+        (date(2024, 3, 5), 2, "Spandau", "BE", "discounter"),
+        (date(2024, 4, 1), 1, "Alexanderplatz", "BE", "supermarket"),
+    ]
+    assert measures(table.lazy()) == [
+        (Decimal("3.30"), 4, 2, 3, Decimal("1.65")),
+        (Decimal("5.00"), 1, 1, 1, Decimal("5.00")),
+        (Decimal("3.50"), 4, 1, 1, Decimal("3.50")),
+        (Decimal("10.00"), 1, 1, 1, Decimal("10.00")),
+    ]
+
+
+def test_yearly_monthly_and_weekly_roll_ups() -> None:
+    sd = store_daily()
+    assert measures(gold.aggregate_yearly(sd)) == [(Decimal("21.80"), 10, 5, 6, Decimal("4.36"))]
+    assert gold.aggregate_monthly(sd).select("year", "month").collect().rows() == [(2024, 3), (2024, 4)]
+    assert measures(gold.aggregate_monthly(sd)) == [
+        (Decimal("11.80"), 9, 4, 5, Decimal("2.95")),
+        (Decimal("10.00"), 1, 1, 1, Decimal("10.00")),
+    ]
+    weekly = gold.aggregate_weekly(sd)
+    assert weekly.select("year", "week_start").collect().rows() == [(2024, date(2024, 3, 4)), (2024, date(2024, 4, 1))]
+    assert measures(weekly) == measures(gold.aggregate_monthly(sd))  # here each month is one week
+
+
+def test_daily_counts_a_basket_once_and_rounds_avg_basket() -> None:
+    daily = gold.aggregate_daily(store_daily())
+    assert daily.select("date", "month", "weekday").collect().rows() == [
+        (date(2024, 3, 4), 3, 1),
+        (date(2024, 3, 5), 3, 2),
+        (date(2024, 4, 1), 4, 1),
+    ]
+    # 2024-03-04: baskets 1, 2, 3 for 8.30; 8.30 / 3 = 2.7666... -> 2.77.
+    assert measures(daily)[0] == (Decimal("8.30"), 5, 3, 4, Decimal("2.77"))
+
+
+def test_by_region_sums_stores_of_a_state() -> None:
+    region = gold.aggregate_by_region(store_daily())
+    assert region.select("state_code", "region").collect().rows() == [("BE", "Ost"), ("BY", "Süd")]
+    assert measures(region) == [
+        (Decimal("16.80"), 9, 4, 5, Decimal("4.20")),
+        (Decimal("5.00"), 1, 1, 1, Decimal("5.00")),
+    ]
+
+
+def test_by_category_counts_baskets_per_category() -> None:
+    category = gold.aggregate_by_category(sales())
+    assert category.select("category").collect()["category"].to_list() == ["Bakery", "Dairy & Eggs"]
+    # Bakery: 3.00 + 0.20 + 5.00 in baskets 1, 2, 3; Dairy: 0.10 + 3.50 + 10.00 in baskets 1, 4, 5.
+    assert measures(category) == [
+        (Decimal("8.20"), 4, 3, 3, Decimal("2.73")),
+        (Decimal("13.60"), 6, 3, 3, Decimal("4.53")),
+    ]
+
+
+def test_region_category_daily_counts_a_basket_in_each_of_its_categories() -> None:
+    table = gold.aggregate_region_category_daily(sales()).collect()
+    first_day = table.filter(pl.col("date") == date(2024, 3, 4))
+    assert first_day.select("state_code", "category", "revenue", "transactions").rows() == [
+        ("BE", "Bakery", Decimal("3.20"), 2),
+        ("BE", "Dairy & Eggs", Decimal("0.10"), 1),
+        ("BY", "Bakery", Decimal("5.00"), 1),
+    ]
+    # Basket 1 counts in both of its categories (4 in all) but once in the day's total (3).
+    assert first_day["transactions"].sum() == 4
+    daily = gold.aggregate_daily(store_daily()).collect()
+    assert daily.filter(pl.col("date") == date(2024, 3, 4))["transactions"].item() == 3
+    assert first_day["revenue"].sum() == Decimal("8.30")
+
+
+def test_product_monthly_takes_attributes_from_products() -> None:
+    table = gold.aggregate_product_monthly(sales(), products_frame())
+    assert table.select("month", "product_id", "product_name", "category", "brand").collect().rows() == [
+        (3, 10, "Bread", "Bakery", "Baker"),
+        (3, 11, "Milk", "Dairy & Eggs", "Farm"),
+        (3, 12, "Cake", "Bakery", "Baker"),
+        (4, 13, "Cheese", "Dairy & Eggs", "Farm"),
+    ]
+    assert measures(table) == [
+        (Decimal("3.20"), 3, 2, 2, Decimal("1.60")),
+        (Decimal("3.60"), 5, 2, 2, Decimal("1.80")),
+        (Decimal("5.00"), 1, 1, 1, Decimal("5.00")),
+        (Decimal("10.00"), 1, 1, 1, Decimal("10.00")),
+    ]
+
+
+def test_money_sums_are_exact() -> None:
+    lines = silver(
+        sale(1, 1, unit_price="0.10"),
+        sale(1, 2, unit_price="0.20"),
+        *(sale(2, n, unit_price="0.10") for n in range(1, 11)),
+    )
+    sd = store_daily(lines)
+    assert sd.collect()["revenue"].to_list() == [Decimal("1.30")]
+    assert gold.aggregate_by_category(lines).collect()["revenue"].to_list() == [Decimal("1.30")]
+    first = silver(sale(1, 1, unit_price="0.10"), sale(1, 2, unit_price="0.20"))
+    assert gold.aggregate_yearly(store_daily(first)).collect()["revenue"].item() == Decimal("0.30")
+
+
+@pytest.mark.parametrize(
+    ("revenue", "transactions", "expected"),
+    [
+        ("10.00", 3, "3.33"),  # 3.333... rounds down
+        ("20.00", 3, "6.67"),  # 6.666... rounds up
+        ("1.00", 8, "0.13"),  # 0.125: half rounds away from zero
+        ("0.05", 2, "0.03"),  # 0.025
+        ("-0.05", 2, "-0.03"),  # away from zero on the negative side too
+        ("0.01", 3, "0.00"),
+        ("9999999999999999.99", 1, "9999999999999999.99"),  # the largest Decimal(18, 2)
+    ],
+)
+def test_avg_basket_rounds_half_away_from_zero(revenue: str, transactions: int, expected: str) -> None:
+    frame = pl.DataFrame(
+        {"revenue": [Decimal(revenue)], "transactions": [transactions]},
+        schema={"revenue": pl.Decimal(18, 2), "transactions": pl.Int64},
+    )
+    assert frame.select(gold.avg_basket())["avg_basket"].item() == Decimal(expected)
+
+
+def test_avg_basket_of_a_roll_up_is_not_an_average_of_averages() -> None:
+    # Store 1: one basket of 10.00 (avg 10.00); store 2: three baskets of 1.00 (avg 1.00).
+    lines = silver(
+        sale(1, store_id=1, unit_price="10.00"),
+        *(sale(n, store_id=2) for n in (2, 3, 4)),
+    )
+    # 13.00 / 4 = 3.25, not (10.00 + 1.00) / 2 = 5.50.
+    assert gold.aggregate_yearly(store_daily(lines)).collect()["avg_basket"].item() == Decimal("3.25")
+
+
+def test_roll_ups_equal_direct_aggregation_of_silver() -> None:
+    lines = sales()
+    sd = store_daily(lines)
+    direct_yearly = lines.group_by("year").agg(gold.line_measures()).with_columns(gold.avg_basket())
+    assert measures(gold.aggregate_yearly(sd)) == measures(direct_yearly)
+    direct_monthly = lines.group_by("year", "month").agg(gold.line_measures()).with_columns(gold.avg_basket())
+    assert measures(gold.aggregate_monthly(sd)) == measures(direct_monthly.sort("month"))
+    direct_region = lines.group_by("state_code").agg(gold.line_measures()).with_columns(gold.avg_basket())
+    assert measures(gold.aggregate_by_region(sd)) == measures(direct_region.sort("state_code"))
+
+
+def test_week_spanning_new_year_belongs_to_the_partition_year() -> None:
+    lines = silver(
+        sale(1, day=date(2025, 1, 1)),  # a Wednesday: its week began Monday 2024-12-30
+        sale(2, day=date(2025, 1, 5), unit_price="2.00"),
+        sale(3, day=date(2025, 1, 6), unit_price="4.00"),
+    )
+    weekly = gold.aggregate_weekly(store_daily(lines))
+    assert weekly.select("year", "week_start", "revenue", "transactions").collect().rows() == [
+        (2025, date(2024, 12, 30), Decimal("3.00"), 2),
+        (2025, date(2025, 1, 6), Decimal("4.00"), 1),
+    ]
+
+
+def top_sales() -> pl.LazyFrame:
+    """March in Berlin, Bakery: 10 and 12 tie at 9.00, 14 has 5.00 over two lines, 15 has 1.00."""
+    return silver(
+        sale(1, 1, product_id=15, unit_price="1.00"),
+        sale(1, 2, product_id=12, quantity=3, unit_price="3.00"),
+        sale(2, 1, product_id=14, unit_price="2.00"),
+        sale(3, 1, product_id=10, quantity=9),
+        sale(4, 1, product_id=14, unit_price="3.00", store_id=2),
+        sale(5, 1, product_id=15, unit_price="2.00", store_id=3),  # Bavaria: a group of its own
+        sale(6, 1, product_id=11, unit_price="7.00"),  # Dairy: a group of its own
+    )
+
+
+def test_top_products_ranks_by_revenue_then_product_id() -> None:
+    top = gold.top_products_monthly(top_sales(), products_frame(), top_n=2).collect()
+    assert top.select("state_code", "category", "product_id", "product_name", "revenue").rows() == [
+        ("BE", "Bakery", 10, "Bread", Decimal("9.00")),
+        ("BE", "Bakery", 12, "Cake", Decimal("9.00")),
+        ("BE", "Dairy & Eggs", 11, "Milk", Decimal("7.00")),
+        ("BY", "Bakery", 15, "Pretzel", Decimal("2.00")),
+    ]
+
+
+def test_top_products_sums_lines_across_stores_of_the_state() -> None:
+    top = gold.top_products_monthly(top_sales(), products_frame(), top_n=3).collect()
+    berlin_bakery = top.filter(pl.col("state_code") == "BE", pl.col("category") == "Bakery")
+    assert berlin_bakery.select("product_id", "revenue", "units", "lines").rows() == [
+        (10, Decimal("9.00"), 9, 1),
+        (12, Decimal("9.00"), 3, 1),
+        (14, Decimal("5.00"), 2, 2),
+    ]
+
+
+def test_calendar_days_keeps_the_year() -> None:
+    calendar = pl.LazyFrame(
+        [
+            (date(2024, 1, 1), "BY", 1, True, "Neujahr", False),
+            (date(2023, 12, 31), "BE", 7, False, None, False),
+            (date(2024, 1, 1), "BE", 1, True, "Neujahr", False),
+        ],
+        schema=polars_schema(SilverCalendar),
+        orient="row",
+    )
+    days = gold.calendar_days(calendar, 2024).collect()
+    CalendarDays.validate(days)
+    assert days.select("date", "year", "state_code").rows() == [
+        (date(2024, 1, 1), 2024, "BE"),
+        (date(2024, 1, 1), 2024, "BY"),
+    ]
+
+
+def test_every_table_matches_its_model_and_column_order() -> None:
+    lines, sd = sales(), store_daily()
+    tables = {
+        StoreDailySales: sd,
+        YearlySales: gold.aggregate_yearly(sd),
+        MonthlySales: gold.aggregate_monthly(sd),
+        WeeklySales: gold.aggregate_weekly(sd),
+        DailySales: gold.aggregate_daily(sd),
+        SalesByRegion: gold.aggregate_by_region(sd),
+        SalesByCategory: gold.aggregate_by_category(lines),
+        ProductMonthlySales: gold.aggregate_product_monthly(lines, products_frame()),
+        RegionCategoryDailySales: gold.aggregate_region_category_daily(lines),
+        TopProductsMonthly: gold.top_products_monthly(lines, products_frame()),
+    }
+    for model, frame in tables.items():
+        collected = frame.collect(engine="streaming")
+        assert collected.schema == polars_schema(model), model.__name__
+        model.validate(collected, lazy=True)
+        assert collected.equals(frame.collect(engine="in-memory")), model.__name__
