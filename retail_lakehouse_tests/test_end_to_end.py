@@ -115,3 +115,24 @@ def test_corrupted_bronze_fails_conservation_and_blocks_gold(lakehouse_run: Mate
     assert any(checks.ROW_CONSERVATION in p and "+1 rows unaccounted" in p for p in outcome.problems), outcome.problems
     assert len(gold_files) == len(GOLD_MODELS) - 1
     assert [p.stat().st_mtime_ns for p in gold_files] == gold_written_at  # gold was not rebuilt
+
+
+def test_bronze_from_landing_files_equals_bronze_from_the_generator(lakehouse_run: MaterializedLakehouse, tmp_path):
+    from retail_lakehouse.cli import main
+
+    settings = small_settings(tmp_path / "lake", source="landing")
+    env = {"LAKEHOUSE_DATA_DIR": str(settings.data_dir), "LAKEHOUSE_YEARS": "2023-2024",
+           "LAKEHOUSE_ROWS": str(E2E_ROWS)}  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        patch.setenv("LAKEHOUSE_DEFECT_RATES", ",".join(f"{k}={v}" for k, v in vars(settings.defect_rates).items()))
+        assert main(["generate", "--to-landing"]) == 0
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    assert execute(defs, "dimensions", instance).success
+    outcome = execute(defs, YEARLY_JOB, instance, "2023")
+    assert outcome.success, outcome.problems
+    from_landing, generated = Lakehouse(settings.data_dir), Lakehouse(lakehouse_run.data_dir)
+    for layer, table in [("bronze", "transactions"), ("bronze", "defect_manifest"), ("gold", "daily_sales")]:
+        assert from_landing.scan(layer, table, 2023).collect().equals(generated.scan(layer, table, 2023).collect())

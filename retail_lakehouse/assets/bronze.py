@@ -36,6 +36,39 @@ def transaction_generator(settings: Settings, stores: pl.DataFrame, products: pl
     )  # fmt: skip
 
 
+class YearOfTransactions:
+    """A year of bronze transaction lines from the configured source, validated chunk by chunk.
+
+    The asset and the benchmarks stream `chunks()` into the same writer; `manifest()` is complete once the
+    chunks have been consumed (from the generator) or read from the landing zone's manifest file.
+    """
+
+    def __init__(
+        self, settings: Settings, year: int, stores: pl.LazyFrame, products: pl.LazyFrame, calendar: pl.LazyFrame
+    ) -> None:
+        self.settings, self.year = settings, year
+        self.dimensions = (stores, products, calendar)
+        self.lakehouse = Lakehouse(settings.data_dir)
+        self.injected: Counter[str] = Counter()
+
+    def chunks(self) -> Iterator[pl.DataFrame]:
+        from_landing = self.settings.source == "landing"
+        frames = landing.read_transactions(self.lakehouse, self.year) if from_landing else self._generated()
+        for frame in frames:
+            yield BronzeTransactions.validate(frame, lazy=True)
+
+    def _generated(self) -> Iterator[pl.DataFrame]:
+        generator = transaction_generator(self.settings, *(d.collect() for d in self.dimensions))
+        for chunk in generator.year(self.year):
+            self.injected.update(chunk.defects)
+            yield chunk.lines
+
+    def manifest(self) -> pl.DataFrame:
+        if self.settings.source == "landing":
+            return landing.read_manifest(self.lakehouse, self.year)
+        return defect_manifest(self.year, self.injected)
+
+
 def build_bronze_assets(settings: Settings, partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     lakehouse = Lakehouse(settings.data_dir)
     from_landing = settings.source == "landing"
@@ -94,35 +127,21 @@ def build_bronze_assets(settings: Settings, partitions: dg.PartitionsDefinition)
         products: pl.LazyFrame,
         calendar: pl.LazyFrame,
     ) -> Iterator[dg.Output[Any]]:
-        year = int(context.partition_key)
-        injected: Counter[str] = Counter()
-
-        def validated_chunks() -> Iterator[pl.DataFrame]:
-            if from_landing:
-                chunks = landing.read_transactions(lakehouse, year)
-            else:
-                generator = transaction_generator(settings, stores.collect(), products.collect(), calendar.collect())
-                chunks = (injected.update(chunk.defects) or chunk.lines for chunk in generator.year(year))
-            for chunk in chunks:
-                yield BronzeTransactions.validate(chunk, lazy=True)
-
-        def manifest() -> pl.DataFrame:
-            return landing.read_manifest(lakehouse, year) if from_landing else defect_manifest(year, injected)
-
+        source = YearOfTransactions(settings, int(context.partition_key), stores, products, calendar)
         selected = context.selected_output_names
         if "transactions" in selected:
             # The IO manager writes the stream before the next output is produced, so the manifest is complete.
             yield dg.Output(
                 Table(
-                    validated_chunks(),
-                    lambda _: {"defect_manifest": dg.MetadataValue.md(frame_to_markdown(manifest()))},
+                    source.chunks(),
+                    lambda _: {"defect_manifest": dg.MetadataValue.md(frame_to_markdown(source.manifest()))},
                 ),
                 "transactions",
             )
         elif not from_landing:
-            for _ in validated_chunks():  # the manifest alone: replay the deterministic generator to count
+            for _ in source.chunks():  # the manifest alone: replay the deterministic generator to count
                 pass
         if "defect_manifest" in selected:
-            yield dg.Output(DefectManifest.validate(manifest()), "defect_manifest")
+            yield dg.Output(DefectManifest.validate(source.manifest()), "defect_manifest")
 
     return [stores, products, calendar, transactions]
