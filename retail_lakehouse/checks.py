@@ -4,6 +4,7 @@ A blocking check that fails stops the assets downstream of its asset in the same
 built from silver that lost or invented rows.
 """
 
+import warnings
 from typing import Any
 
 import dagster as dg
@@ -14,6 +15,10 @@ from retail_lakehouse.assets.gold import GOLD_TABLES
 from retail_lakehouse.assets.silver import quarantine_by_reason
 from retail_lakehouse.resources import LakehouseResource
 from retail_lakehouse.schemas import GOLD_MODELS, SilverTransactions, TransactionsQuarantine
+
+# Per-partition checks are a preview feature in Dagster 1.13; we depend on them knowingly, so the warning
+# that every definition load would print is noise to the people running the pipeline.
+warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*")
 
 ROW_CONSERVATION = "row_conservation"
 MATCHES_CONTRACT = "matches_contract"

@@ -118,8 +118,7 @@ def _print_summary(settings: Settings, years: Sequence[int]) -> None:
         raise LakehouseError(f"data root {settings.data_dir.resolve()} does not exist: run `lakehouse run` first")
     table = summary(Lakehouse(settings.data_dir), years)
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True,
-                   thousands_separator=True, tbl_width_chars=200):  # fmt: skip
-        print("Rows per layer and quarantined rows by reason:")
+                   thousands_separator=True, tbl_width_chars=200, fmt_str_lengths=60):  # fmt: skip
         print(table)
 
 

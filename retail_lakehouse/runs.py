@@ -97,23 +97,25 @@ def run_pipeline(
 
 
 def summary(lakehouse: Lakehouse, years: Iterable[int]) -> pl.DataFrame:
-    """Rows per layer and quarantined rows by reason, per year, from what is on disk."""
+    """Rows per layer and quarantined rows by reason (one row each), per year and in total, from disk."""
 
-    def rows(layer: str, table: str, year: int) -> int | None:
-        return lakehouse.rows(layer, table, year) if lakehouse.exists(layer, table, year) else None
+    def rows(layer: str, table: str, year: int) -> int:
+        return lakehouse.rows(layer, table, year) if lakehouse.exists(layer, table, year) else 0
 
-    records = []
+    columns: dict[str, list[int]] = {}
     for year in years:
-        record: dict[str, int | None] = {
-            "year": year,
-            "bronze": rows("bronze", "transactions", year),
-            "silver": rows("silver", "transactions", year),
-            "quarantine": rows("silver", "transactions_quarantine", year),
-            "gold_rows": sum(rows("gold", t, year) or 0 for t in GOLD_TABLES_FOR_SUMMARY) or None,
-        }
         by_reason = dict.fromkeys(QUARANTINE_REASONS, 0)
-        if record["quarantine"] is not None:
+        if lakehouse.exists("silver", "transactions_quarantine", year):
             scan = lakehouse.scan("silver", "transactions_quarantine", year)
             by_reason |= dict(scan.group_by("reason").len().collect().iter_rows())
-        records.append(record | by_reason)
-    return pl.DataFrame(records, infer_schema_length=None).with_columns(pl.col("year").cast(pl.String))
+        columns[str(year)] = [
+            rows("bronze", "transactions", year),
+            rows("silver", "transactions", year),
+            rows("silver", "transactions_quarantine", year),
+            sum(rows("gold", table, year) for table in GOLD_TABLES_FOR_SUMMARY),
+            *by_reason.values(),
+        ]
+    labels = ["bronze rows", "silver rows", "quarantine rows", "gold rows (3 largest tables)",
+              *(f"  quarantined: {reason}" for reason in QUARANTINE_REASONS)]  # fmt: skip
+    table = pl.DataFrame({"": labels} | columns)
+    return table.with_columns(pl.sum_horizontal(pl.exclude("")).alias("total"))

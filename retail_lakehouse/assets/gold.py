@@ -4,7 +4,7 @@ The time and region tables roll up from `gold/store_daily_sales` (a transaction 
 and day, so counts add up and silver is scanned once for them); tables by category or product need silver.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import dagster as dg
@@ -25,6 +25,11 @@ class GoldTable:
     build: Callable[..., pl.LazyFrame]  # a transform from gold.py; its parameters are named like `inputs`
     inputs: dict[str, list[str]]  # parameter name -> upstream asset key
     needs_year: bool = False
+
+    def compute(self, inputs: Mapping[str, pl.LazyFrame], year: int) -> pl.DataFrame:
+        """The table for one year, collected and validated against its model (gold tables are small)."""
+        extra = {"year": year} if self.needs_year else {}
+        return GOLD_MODELS[self.name].validate(self.build(**inputs, **extra).collect(), lazy=True)
 
 
 GOLD_TABLES = (
@@ -54,9 +59,7 @@ def _gold_asset(table: GoldTable, partitions: dg.PartitionsDefinition) -> dg.Ass
         description=(model.__doc__ or "").strip().splitlines()[0],
     )
     def gold_table(context: dg.AssetExecutionContext, **inputs: pl.LazyFrame) -> pl.DataFrame:
-        year = {"year": int(context.partition_key)} if table.needs_year else {}
-        frame = table.build(**inputs, **year).collect()
-        return model.validate(frame, lazy=True)
+        return table.compute(inputs, int(context.partition_key))
 
     return gold_table
 

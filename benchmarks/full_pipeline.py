@@ -1,0 +1,145 @@
+"""Benchmark the whole pipeline: generate -> bronze -> silver -> gold, per stage, then through Dagster.
+
+    python -m benchmarks.full_pipeline --rows 100000000            # direct calls, then Dagster, then one year
+    python -m benchmarks.full_pipeline --rows 10000000 --no-dagster
+
+The direct path calls the functions the assets call (the bronze source, the silver transform and Pandera
+model, each gold table's `compute`) and writes through the same storage code. Then the same settings are
+materialized through Dagster's jobs (`runs.run_pipeline`), which gives Dagster's overhead as a ratio, and one
+year is rematerialized through Dagster, which gives the incremental cost as a ratio of the full run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+
+from benchmarks.measure import Stage, measured, print_stages
+from retail_lakehouse.assets.bronze import YearOfTransactions
+from retail_lakehouse.assets.gold import GOLD_TABLES
+from retail_lakehouse.definitions import YEARLY_JOB, build_definitions
+from retail_lakehouse.generator.calendar import generate_calendar
+from retail_lakehouse.generator.products import generate_products
+from retail_lakehouse.generator.stores import generate_stores
+from retail_lakehouse.runs import execute, run_pipeline
+from retail_lakehouse.schemas import SilverTransactions, TransactionsQuarantine
+from retail_lakehouse.settings import Settings, parse_years
+from retail_lakehouse.storage import Lakehouse
+from retail_lakehouse.transforms.silver import clean_calendar, clean_products, clean_stores, clean_transactions
+
+DIMENSIONS = {"stores", "products", "calendar"}
+
+
+def layer_bytes(lakehouse: Lakehouse, layer: str) -> int:
+    return sum(p.stat().st_size for p in (lakehouse.root / layer).rglob("*.parquet"))
+
+
+def direct_pipeline(settings: Settings) -> list[Stage]:
+    """generate -> gold by calling the assets' functions directly, one stage per layer."""
+    lakehouse = Lakehouse(settings.data_dir)
+    level = {"bronze": settings.bronze_zstd_level, "silver": settings.silver_zstd_level}
+    stages = []
+    with measured("dimensions (bronze + silver)") as stage:
+        dimensions = {
+            "stores": (generate_stores(settings.stores, settings.seed, settings.years), clean_stores),
+            "products": (generate_products(settings.products, settings.seed), clean_products),
+            "calendar": (generate_calendar(settings.years), clean_calendar),
+        }
+        for table, (frame, clean) in dimensions.items():
+            lakehouse.write("bronze", table, None, frame, level["bronze"])
+            lakehouse.write("silver", table, None, clean(lakehouse.scan("bronze", table)).collect(), level["silver"])
+    stages.append(stage)
+
+    with measured(f"bronze: generate + zstd-{level['bronze']}") as stage:
+        stage.rows = 0
+        for year in settings.years:
+            dims = [lakehouse.scan("bronze", t) for t in ("stores", "products", "calendar")]
+            source = YearOfTransactions(settings, year, *dims)
+            stage.rows += lakehouse.write("bronze", "transactions", year, source.chunks(), level["bronze"]).rows
+        stage.bytes_written = layer_bytes(lakehouse, "bronze")
+    stages.append(stage)
+
+    with measured(f"silver: clean + quarantine, zstd-{level['silver']}") as stage:
+        stage.rows = 0
+        for year in settings.years:
+            bronze = lakehouse.scan("bronze", "transactions", year)
+            result = clean_transactions(
+                bronze, lakehouse.scan("silver", "stores"), lakehouse.scan("silver", "products"), year
+            )
+            lakehouse.write(
+                "silver", "transactions", year, SilverTransactions.validate(result.transactions), level["silver"]
+            )
+            lakehouse.write(
+                "silver",
+                "transactions_quarantine",
+                year,
+                TransactionsQuarantine.validate(result.quarantine),
+                level["silver"],
+            )
+            stage.rows += lakehouse.rows("bronze", "transactions", year)
+        stage.bytes_written = layer_bytes(lakehouse, "silver")
+    stages.append(stage)
+
+    with measured(f"gold: {len(GOLD_TABLES)} tables") as stage:
+        stage.rows = 0
+        for year in settings.years:
+            for table in GOLD_TABLES:
+                inputs = {
+                    name: lakehouse.scan(*key, None if key[1] in DIMENSIONS else year)
+                    for name, key in table.inputs.items()
+                }
+                lakehouse.write("gold", table.name, year, table.compute(inputs, year), settings.gold_zstd_level)
+            stage.rows += lakehouse.rows("silver", "transactions", year)
+        stage.bytes_written = layer_bytes(lakehouse, "gold")
+    stages.append(stage)
+    return stages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000_000)
+    parser.add_argument("--years", default="2020-2025")
+    parser.add_argument("--data-dir", type=Path, help="where to build (default: a temporary folder, removed)")
+    parser.add_argument("--no-dagster", action="store_true", help="skip the Dagster and incremental runs")
+    args = parser.parse_args()
+
+    root = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    settings = replace(Settings.from_env(), data_dir=root / "direct", rows=args.rows, years=parse_years(args.years))
+    stages = direct_pipeline(settings)
+    direct = Stage("total, direct calls", seconds=sum(s.seconds for s in stages),
+                   peak_rss_bytes=max(s.peak_rss_bytes for s in stages), rows=stages[1].rows)  # fmt: skip
+    stages.append(direct)
+
+    if not args.no_dagster:
+        through_dagster = replace(settings, data_dir=root / "dagster")
+        defs = build_definitions(through_dagster)
+        instance = dg.DagsterInstance.ephemeral()
+        with measured("total, through Dagster (with checks)") as full:
+            outcomes = run_pipeline(defs, through_dagster, instance=instance)
+            full.rows = direct.rows
+        full.notes["runs succeeded"] = f"{sum(o.success for o in outcomes)} of {len(outcomes)}"
+        full.notes["Dagster / direct (time)"] = f"{full.seconds / direct.seconds:.3f}x"
+        stages.append(full)
+        year = str(settings.years[-1])
+        with measured(f"one year ({year}) through Dagster") as one:
+            outcome = execute(defs, YEARLY_JOB, instance, year)
+            one.rows = Lakehouse(through_dagster.data_dir).rows("bronze", "transactions", year)
+        one.notes["succeeded"] = str(outcome.success)
+        one.notes["one year / full run (time)"] = f"{one.seconds / full.seconds:.3f}"
+        stages.append(one)
+
+    print_stages(stages, f"Full pipeline, {args.rows:,} lines, years {args.years}")
+    lakehouse = Lakehouse(settings.data_dir)
+    sizes = {layer: layer_bytes(lakehouse, layer) / 2**20 for layer in ("bronze", "silver", "gold")}
+    print("\nsizes: " + ", ".join(f"{layer} {mib:,.1f} MiB" for layer, mib in sizes.items()))
+    if args.data_dir is None:
+        shutil.rmtree(root)
+
+
+if __name__ == "__main__":
+    main()
