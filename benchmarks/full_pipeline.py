@@ -39,11 +39,7 @@ def layer_bytes(lakehouse: Lakehouse, layer: str) -> int:
     return sum(p.stat().st_size for p in (lakehouse.root / layer).rglob("*.parquet"))
 
 
-def direct_pipeline(settings: Settings) -> list[Stage]:
-    """generate -> gold by calling the assets' functions directly, one stage per layer."""
-    lakehouse = Lakehouse(settings.data_dir)
-    level = {"bronze": settings.bronze_zstd_level, "silver": settings.silver_zstd_level}
-    stages = []
+def build_dimensions(settings: Settings, lakehouse: Lakehouse) -> Stage:
     with measured("dimensions (bronze + silver)") as stage:
         dimensions = {
             "stores": (generate_stores(settings.stores, settings.seed, settings.years), clean_stores),
@@ -51,40 +47,39 @@ def direct_pipeline(settings: Settings) -> list[Stage]:
             "calendar": (generate_calendar(settings.years), clean_calendar),
         }
         for table, (frame, clean) in dimensions.items():
-            lakehouse.write("bronze", table, None, frame, level["bronze"])
-            lakehouse.write("silver", table, None, clean(lakehouse.scan("bronze", table)).collect(), level["silver"])
-    stages.append(stage)
+            lakehouse.write("bronze", table, None, frame, settings.bronze_zstd_level)
+            silver = clean(lakehouse.scan("bronze", table)).collect()
+            lakehouse.write("silver", table, None, silver, settings.silver_zstd_level)
+    return stage
 
-    with measured(f"bronze: generate + zstd-{level['bronze']}") as stage:
+
+def build_bronze(settings: Settings, lakehouse: Lakehouse) -> Stage:
+    with measured(f"bronze: generate + zstd-{settings.bronze_zstd_level}") as stage:
         stage.rows = 0
         for year in settings.years:
             dims = [lakehouse.scan("bronze", t) for t in ("stores", "products", "calendar")]
-            source = YearOfTransactions(settings, year, *dims)
-            stage.rows += lakehouse.write("bronze", "transactions", year, source.chunks(), level["bronze"]).rows
+            chunks = YearOfTransactions(settings, year, *dims).chunks()
+            stage.rows += lakehouse.write("bronze", "transactions", year, chunks, settings.bronze_zstd_level).rows
         stage.bytes_written = layer_bytes(lakehouse, "bronze")
-    stages.append(stage)
+    return stage
 
-    with measured(f"silver: clean + quarantine, zstd-{level['silver']}") as stage:
+
+def build_silver(settings: Settings, lakehouse: Lakehouse) -> Stage:
+    with measured(f"silver: clean + quarantine, zstd-{settings.silver_zstd_level}") as stage:
         stage.rows = 0
+        stores, products = lakehouse.scan("silver", "stores"), lakehouse.scan("silver", "products")
         for year in settings.years:
-            bronze = lakehouse.scan("bronze", "transactions", year)
-            result = clean_transactions(
-                bronze, lakehouse.scan("silver", "stores"), lakehouse.scan("silver", "products"), year
-            )
-            lakehouse.write(
-                "silver", "transactions", year, SilverTransactions.validate(result.transactions), level["silver"]
-            )
-            lakehouse.write(
-                "silver",
-                "transactions_quarantine",
-                year,
-                TransactionsQuarantine.validate(result.quarantine),
-                level["silver"],
-            )
+            result = clean_transactions(lakehouse.scan("bronze", "transactions", year), stores, products, year)
+            outputs = {"transactions": SilverTransactions.validate(result.transactions),
+                       "transactions_quarantine": TransactionsQuarantine.validate(result.quarantine)}  # fmt: skip
+            for table, frame in outputs.items():
+                lakehouse.write("silver", table, year, frame, settings.silver_zstd_level)
             stage.rows += lakehouse.rows("bronze", "transactions", year)
         stage.bytes_written = layer_bytes(lakehouse, "silver")
-    stages.append(stage)
+    return stage
 
+
+def build_gold(settings: Settings, lakehouse: Lakehouse) -> Stage:
     with measured(f"gold: {len(GOLD_TABLES)} tables") as stage:
         stage.rows = 0
         for year in settings.years:
@@ -96,8 +91,13 @@ def direct_pipeline(settings: Settings) -> list[Stage]:
                 lakehouse.write("gold", table.name, year, table.compute(inputs, year), settings.gold_zstd_level)
             stage.rows += lakehouse.rows("silver", "transactions", year)
         stage.bytes_written = layer_bytes(lakehouse, "gold")
-    stages.append(stage)
-    return stages
+    return stage
+
+
+def direct_pipeline(settings: Settings) -> list[Stage]:
+    """generate -> gold by calling the assets' functions directly, one stage per layer."""
+    lakehouse = Lakehouse(settings.data_dir)
+    return [build(settings, lakehouse) for build in (build_dimensions, build_bronze, build_silver, build_gold)]
 
 
 def main() -> None:

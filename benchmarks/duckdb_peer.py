@@ -1,0 +1,239 @@
+"""Silver + gold in DuckDB SQL beside ours, on the same bronze: time, peak memory, and the same numbers?
+
+    python -m benchmarks.full_pipeline --rows 100000000 --no-dagster --data-dir /tmp/bench   # makes bronze
+    python -m benchmarks.duckdb_peer --data-dir /tmp/bench/direct
+
+Each engine runs in its own process (peak RSS is that process's own high-water mark), one after the other,
+reading the same bronze and silver dimensions and writing to its own folder. DuckDB gets the same rules, in
+SQL: duplicates by (transaction_id, line_number) with the file's row order deciding the first copy, the line
+rules in order, the transaction total over the lines that went on after deduplication; and the gold tables.
+Then the gold tables of both are compared measure by measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+BRONZE_COLUMNS = ("transaction_id, line_number, transaction_ts, store_id, product_id, quantity, unit_price, "
+                  "discount, line_total, transaction_total, payment_method")  # fmt: skip
+PARQUET = "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {level})"
+COMPARED_TABLES = {
+    "yearly_sales": ["year"],
+    "monthly_sales": ["year", "month"],
+    "daily_sales": ["date"],
+    "sales_by_region": ["year", "state_code"],
+    "sales_by_category": ["year", "category"],
+    "store_daily_sales": ["date", "store_id"],
+    "product_monthly_sales": ["year", "month", "product_id"],
+}
+MEASURES = ["revenue", "units", "transactions", "lines", "avg_basket"]
+
+SILVER_SQL = """
+CREATE OR REPLACE TEMP TABLE labelled AS
+WITH b AS (SELECT * FROM read_parquet('{bronze}', file_row_number = true)),
+repeated AS (
+    SELECT transaction_id, line_number, min(file_row_number) AS first_row,
+           count(DISTINCT row(transaction_ts, store_id, product_id, quantity, unit_price, discount, line_total,
+                              transaction_total, payment_method)) > 1 AS conflicting
+    FROM b GROUP BY ALL HAVING count(*) > 1
+),
+step1 AS (
+    SELECT b.*, CASE WHEN r.conflicting THEN 'conflicting_duplicate'
+                     WHEN r.first_row IS NOT NULL AND b.file_row_number <> r.first_row THEN 'duplicate'
+                END AS dup_reason
+    FROM b LEFT JOIN repeated r USING (transaction_id, line_number)
+),
+kept AS (SELECT transaction_id, sum(line_total) AS kept_total FROM step1 WHERE dup_reason IS NULL GROUP BY ALL)
+SELECT step1.*, s.state_code, s.region, p.category,
+    CASE
+        WHEN dup_reason IS NOT NULL THEN dup_reason
+        WHEN step1.store_id IS NULL OR step1.product_id IS NULL THEN 'missing_key'
+        WHEN s.store_id IS NULL THEN 'unknown_store'
+        WHEN p.product_id IS NULL THEN 'unknown_product'
+        WHEN quantity <= 0 THEN 'non_positive_quantity'
+        WHEN unit_price <= 0 THEN 'non_positive_price'
+        WHEN line_total <> quantity * unit_price - discount THEN 'line_total_mismatch'
+        WHEN year(transaction_ts) <> {year} THEN 'wrong_year'
+        WHEN transaction_total IS DISTINCT FROM kept.kept_total THEN 'transaction_total_mismatch'
+    END AS reason
+FROM step1
+LEFT JOIN kept USING (transaction_id)
+LEFT JOIN read_parquet('{stores}') s ON step1.store_id = s.store_id
+LEFT JOIN read_parquet('{products}') p ON step1.product_id = p.product_id;
+
+COPY (
+    SELECT {columns}, CAST(transaction_ts AS DATE) AS date, CAST(year(transaction_ts) AS INTEGER) AS year,
+           CAST(month(transaction_ts) AS TINYINT) AS month,
+           CAST(date_trunc('week', transaction_ts) AS DATE) AS week_start,
+           CAST(isodow(transaction_ts) AS TINYINT) AS weekday, CAST(hour(transaction_ts) AS TINYINT) AS hour,
+           state_code, region, category
+    FROM labelled WHERE reason IS NULL ORDER BY file_row_number
+) TO '{silver}' {parquet};
+COPY (
+    SELECT {columns}, reason, CAST({year} AS INTEGER) AS year
+    FROM labelled WHERE reason IS NOT NULL ORDER BY file_row_number
+) TO '{quarantine}' {parquet};
+"""
+
+MEASURE_SQL = ("sum(line_total) AS revenue, CAST(sum(quantity) AS BIGINT) AS units, "
+               "count(DISTINCT transaction_id) AS transactions, count(*) AS lines")  # fmt: skip
+ROLLED_UP_SQL = ("sum(revenue) AS revenue, sum(units) AS units, sum(transactions) AS transactions, "
+                 "sum(lines) AS lines")  # fmt: skip
+GOLD_SQL = {
+    "store_daily_sales": "SELECT sd.*, s.store_name, s.city, s.state_code, s.region, s.format FROM store_daily sd "
+    "JOIN read_parquet('{stores}') s USING (store_id)",
+    "yearly_sales": f"SELECT year, {ROLLED_UP_SQL} FROM store_daily GROUP BY ALL",
+    "monthly_sales": f"SELECT year, month, {ROLLED_UP_SQL} FROM store_daily GROUP BY ALL",
+    "weekly_sales": f"SELECT year, CAST(date_trunc('week', date) AS DATE) AS week_start, {ROLLED_UP_SQL} "
+    "FROM store_daily GROUP BY ALL",
+    "daily_sales": f"SELECT date, year, month, CAST(isodow(date) AS TINYINT) AS weekday, {ROLLED_UP_SQL} "
+    "FROM store_daily GROUP BY ALL",
+    "sales_by_region": f"SELECT year, s.state_code, s.region, {ROLLED_UP_SQL} FROM store_daily "
+    "JOIN read_parquet('{stores}') s USING (store_id) GROUP BY ALL",
+    "sales_by_category": f"SELECT year, category, {MEASURE_SQL} FROM read_parquet('{{silver}}') GROUP BY ALL",
+    "product_monthly_sales": f"SELECT year, month, product_id, p.product_name, p.category, p.brand, {MEASURE_SQL} "
+    "FROM read_parquet('{silver}') JOIN read_parquet('{products}') p USING (product_id) GROUP BY ALL",
+    "region_category_daily_sales": f"SELECT date, year, month, state_code, region, category, {MEASURE_SQL} "
+    "FROM read_parquet('{silver}') GROUP BY ALL",
+    "top_products_monthly": "SELECT year, month, state_code, category, product_id, p.product_name, p.brand, "
+    "revenue, units, lines FROM (SELECT year, month, state_code, category, product_id, sum(line_total) AS revenue, "
+    "CAST(sum(quantity) AS BIGINT) AS units, count(*) AS lines FROM read_parquet('{silver}') GROUP BY ALL "
+    "QUALIFY row_number() OVER (PARTITION BY year, month, state_code, category "
+    "ORDER BY revenue DESC, product_id) <= 25) JOIN read_parquet('{products}') p USING (product_id)",
+}
+
+
+def run_duckdb(data_dir: Path, out: Path, years: list[int]) -> dict[str, float]:
+    import duckdb
+
+    connection = duckdb.connect()
+    connection.execute(f"SET temp_directory = '{out / 'duckdb_tmp'}'")
+    dims = {t: data_dir / "silver" / t / "data.parquet" for t in ("stores", "products")}
+    timings = {"silver": 0.0, "gold": 0.0}
+    for year in years:
+        paths = {name: out / layer / name / f"year={year}" / "data.parquet"
+                 for layer, name in [("silver", "transactions"), ("silver", "transactions_quarantine")]}  # fmt: skip
+        for path in paths.values():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        connection.execute(SILVER_SQL.format(
+            bronze=data_dir / "bronze" / "transactions" / f"year={year}" / "data.parquet", year=year,
+            stores=dims["stores"], products=dims["products"], columns=BRONZE_COLUMNS,
+            silver=paths["transactions"], quarantine=paths["transactions_quarantine"], parquet=PARQUET.format(level=3),
+        ))  # fmt: skip
+        timings["silver"] += time.perf_counter() - started
+
+        started = time.perf_counter()
+        silver = paths["transactions"]
+        connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE store_daily AS SELECT date, year, month, store_id, {MEASURE_SQL} "
+            f"FROM read_parquet('{silver}') GROUP BY ALL"
+        )
+        for table, query in GOLD_SQL.items():
+            target = out / "gold" / table / f"year={year}" / "data.parquet"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            select = query.format(silver=silver, **dims)
+            if "revenue" in select and "transactions" in select:
+                select = f"SELECT *, round(revenue / transactions, 2) AS avg_basket FROM ({select})"
+            connection.execute(f"COPY ({select}) TO '{target}' {PARQUET.format(level=3)}")
+        timings["gold"] += time.perf_counter() - started
+    return timings
+
+
+def run_ours(data_dir: Path, out: Path, years: list[int]) -> dict[str, float]:
+    from dataclasses import replace
+
+    from benchmarks.full_pipeline import build_gold, build_silver
+    from retail_lakehouse.settings import Settings
+    from retail_lakehouse.storage import Lakehouse
+
+    (out / "bronze").symlink_to((data_dir / "bronze").resolve())
+    for table in ("stores", "products", "calendar"):
+        (out / "silver" / table).mkdir(parents=True)
+        shutil.copy(data_dir / "silver" / table / "data.parquet", out / "silver" / table / "data.parquet")
+    settings = replace(Settings.from_env(), data_dir=out, years=tuple(years))
+    lakehouse = Lakehouse(out)
+    return {"silver": build_silver(settings, lakehouse).seconds, "gold": build_gold(settings, lakehouse).seconds}
+
+
+def compare_gold(ours: Path, duckdb_out: Path, years: list[int]) -> list[str]:
+    """Join each compared gold table of both engines on its keys; report every measure that differs."""
+    import polars as pl
+
+    problems = []
+    for table, keys in COMPARED_TABLES.items():
+        for year in years:
+            path = f"gold/{table}/year={year}/data.parquet"
+            a = pl.read_parquet(ours / path).select(*keys, *MEASURES)
+            b = pl.read_parquet(duckdb_out / path).select(*keys, *MEASURES)
+            b = b.with_columns([pl.col(c).cast(a.schema[c]) for c in [*keys, *MEASURES]])
+            joined = a.join(b, on=keys, how="full", suffix="_duckdb", coalesce=True)
+            for measure in MEASURES:
+                differing = joined.filter(pl.col(measure).ne_missing(pl.col(f"{measure}_duckdb"))).height
+                if differing:
+                    problems.append(f"{table} {year}: {measure} differs in {differing} of {joined.height} rows")
+    return problems
+
+
+def child(engine: str, data_dir: Path, out: Path, years: list[int]) -> None:
+    timings = (run_duckdb if engine == "duckdb" else run_ours)(data_dir, out, years)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps(timings | {"peak_rss_bytes": peak}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True, help="a data root with bronze and silver dimensions")
+    parser.add_argument("--out", type=Path, help="where both engines write (default: <data-dir>/../peer)")
+    parser.add_argument("--engine", choices=["duckdb", "ours"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    years = sorted(
+        int(p.name.removeprefix("year=")) for p in (args.data_dir / "bronze" / "transactions").glob("year=*")
+    )
+    out = args.out or args.data_dir.parent / "peer"
+    if args.engine:
+        child(args.engine, args.data_dir, out / args.engine, years)
+        return
+
+    shutil.rmtree(out, ignore_errors=True)
+    results = {}
+    for engine in ("duckdb", "ours"):
+        (out / engine).mkdir(parents=True)
+        command = [sys.executable, "-m", "benchmarks.duckdb_peer", "--engine", engine,
+                   "--data-dir", str(args.data_dir), "--out", str(out)]  # fmt: skip
+        started = time.perf_counter()
+        finished = subprocess.run(command, check=True, capture_output=True, text=True)
+        results[engine] = json.loads(finished.stdout.strip().splitlines()[-1]) | {
+            "process_seconds": time.perf_counter() - started
+        }
+    bronze_files = (args.data_dir / "bronze" / "transactions").glob("year=*/data.parquet")
+    lines = sum(pq.ParquetFile(p).metadata.num_rows for p in bronze_files)
+    print(f"\nSilver + gold on the same bronze ({lines:,} lines, {len(years)} years), each engine in its own process")
+    print(f"{'engine':<10}{'silver s':>10}{'gold s':>10}{'total s':>10}{'peak RSS':>12}")
+    for engine, r in results.items():
+        total = r["silver"] + r["gold"]
+        print(
+            f"{engine:<10}{r['silver']:>10.2f}{r['gold']:>10.2f}{total:>10.2f}{r['peak_rss_bytes'] / 2**30:>10.2f} GB"
+        )
+    ours, duck = results["ours"], results["duckdb"]
+    print(f"ratio ours/DuckDB: time {(ours['silver'] + ours['gold']) / (duck['silver'] + duck['gold']):.2f}, "
+          f"silver {ours['silver'] / duck['silver']:.2f}, gold {ours['gold'] / duck['gold']:.2f}, "
+          f"peak memory {ours['peak_rss_bytes'] / duck['peak_rss_bytes']:.2f}")  # fmt: skip
+    problems = compare_gold(out / "ours", out / "duckdb", years)
+    compared = ", ".join(COMPARED_TABLES)
+    print(f"gold numbers ({compared}): " + ("identical" if not problems else "DIFFERENT"))
+    for problem in problems[:20]:
+        print(f"    {problem}")
+
+
+if __name__ == "__main__":
+    main()
