@@ -22,15 +22,15 @@ import dagster as dg
 from benchmarks.measure import Stage, measured, print_stages
 from retail_lakehouse.assets.bronze import YearOfTransactions
 from retail_lakehouse.assets.gold import GOLD_TABLES
+from retail_lakehouse.assets.silver import clean_year
 from retail_lakehouse.definitions import YEARLY_JOB, build_definitions
 from retail_lakehouse.generator.calendar import generate_calendar
 from retail_lakehouse.generator.products import generate_products
 from retail_lakehouse.generator.stores import generate_stores
 from retail_lakehouse.runs import execute, run_pipeline
-from retail_lakehouse.schemas import SilverTransactions, TransactionsQuarantine
 from retail_lakehouse.settings import Settings, parse_years
 from retail_lakehouse.storage import Lakehouse
-from retail_lakehouse.transforms.silver import clean_calendar, clean_products, clean_stores, clean_transactions
+from retail_lakehouse.transforms.silver import clean_calendar, clean_products, clean_stores
 
 DIMENSIONS = {"stores", "products", "calendar"}
 
@@ -69,10 +69,11 @@ def build_silver(settings: Settings, lakehouse: Lakehouse) -> Stage:
         stage.rows = 0
         stores, products = lakehouse.scan("silver", "stores"), lakehouse.scan("silver", "products")
         for year in settings.years:
-            result = clean_transactions(lakehouse.scan("bronze", "transactions", year), stores, products, year)
-            outputs = {"transactions": SilverTransactions.validate(result.transactions),
-                       "transactions_quarantine": TransactionsQuarantine.validate(result.quarantine)}  # fmt: skip
-            for table, frame in outputs.items():
+            result = clean_year(lakehouse.scan("bronze", "transactions", year), stores, products, year)
+            for table, frame in {
+                "transactions": result.transactions,
+                "transactions_quarantine": result.quarantine,
+            }.items():
                 lakehouse.write("silver", table, year, frame, settings.silver_zstd_level)
             stage.rows += lakehouse.rows("bronze", "transactions", year)
         stage.bytes_written = layer_bytes(lakehouse, "silver")

@@ -16,7 +16,14 @@ from retail_lakehouse.schemas import (
 )
 from retail_lakehouse.settings import QUARANTINE_REASONS
 from retail_lakehouse.storage import Table
-from retail_lakehouse.transforms.silver import clean_calendar, clean_products, clean_stores, clean_transactions
+from retail_lakehouse.transforms.silver import (
+    CleanResult,
+    clean_calendar,
+    clean_products,
+    clean_stores,
+    find_rejected,
+    split_transactions,
+)
 
 GROUP = "silver"
 KINDS = {"polars", "parquet"}
@@ -40,6 +47,21 @@ def quarantine_by_reason(quarantine: pl.LazyFrame) -> dict[str, int]:
     """Rows per quarantine reason, every reason listed (zero where none)."""
     counts = dict(quarantine.group_by("reason").len().collect().iter_rows())
     return {reason: int(counts.get(reason, 0)) for reason in QUARANTINE_REASONS}
+
+
+def clean_year(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, year: int) -> CleanResult:
+    """Both silver outputs of a year, schema-validated, with the rules evaluated once.
+
+    The rejected lines (a fraction of a percent) are collected with the streaming engine, then each output
+    is a light pass over bronze. Schema-level validation happens here, before writing (types, columns); the
+    data-level contract check runs on the written partition in bounded batches (checks.py), so a full year
+    never has to sit in memory.
+    """
+    rejected = find_rejected(bronze, stores, products, year).collect(engine="streaming")
+    result = split_transactions(bronze, stores, products, rejected.lazy(), year)
+    return CleanResult(
+        SilverTransactions.validate(result.transactions), TransactionsQuarantine.validate(result.quarantine)
+    )
 
 
 def build_silver_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -74,14 +96,9 @@ def build_silver_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
         context: dg.AssetExecutionContext, bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame
     ) -> Iterator[dg.Output[Any]]:
         year = int(context.partition_key)
-        cleaned = clean_transactions(bronze, stores, products, year)
+        cleaned = clean_year(bronze, stores, products, year)
         rows_in = bronze.select(pl.len()).collect().item()
-        # Schema-level validation before writing (types, columns); the data-level contract check runs on the
-        # written partition in bounded batches (checks.py), so a full year never has to sit in memory.
-        yield dg.Output(
-            Table(SilverTransactions.validate(cleaned.transactions), lambda _: {"bronze_rows_in": rows_in}),
-            "transactions",
-        )
+        yield dg.Output(Table(cleaned.transactions, lambda _: {"bronze_rows_in": rows_in}), "transactions")
 
         def describe_quarantine(written: pl.LazyFrame) -> dict[str, Any]:
             by_reason = quarantine_by_reason(written)

@@ -65,14 +65,38 @@ class CleanResult:
 def clean_transactions(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, year: int) -> CleanResult:
     """Split one year's bronze lines into valid silver lines and quarantined lines with their reason.
 
-    Both outputs are filters of one labelled plan. Sinking them one after the other runs that plan twice,
-    yet measured here it was faster and took well under half the peak memory of sinking both at once
-    with `pl.collect_all` (which runs the two streaming pipelines side by side).
+    All lazy: each output recomputes the rules. The asset instead collects `find_rejected` once (a small
+    frame: the rejected lines' positions and reasons) and passes it to `split_transactions`, which is
+    measured about 30% faster than computing the rules for each output.
     """
-    labeled = label_transactions(bronze, stores, products, year)
-    transactions = labeled.filter(pl.col("reason").is_null()).select(SILVER_COLUMNS)
+    return split_transactions(bronze, stores, products, find_rejected(bronze, stores, products, year), year)
+
+
+def find_rejected(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, year: int) -> pl.LazyFrame:
+    """The position in bronze (`_row`, file order) and the reason of every line that fails a rule.
+
+    Rejected lines are a fraction of a percent, so this is small enough to collect and reuse.
+    """
+    return _labels(bronze, stores, products, year).filter(pl.col("reason").is_not_null()).select(_ROW, "reason")
+
+
+def split_transactions(
+    bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, rejected: pl.LazyFrame, year: int
+) -> CleanResult:
+    """Silver is bronze without the rejected positions, enriched; the quarantine is the rejected lines.
+
+    Both keep bronze's row order. `rejected` comes from `find_rejected` on the same bronze.
+    """
+    rows = _numbered(bronze)
+    transactions = (
+        rows.join(rejected, on=_ROW, how="anti", maintain_order="left")
+        .join(_store_attributes(stores).drop(_STORE_KNOWN), on="store_id", how="left", maintain_order="left")
+        .join(_product_attributes(products).drop(_PRODUCT_KNOWN), on="product_id", how="left", maintain_order="left")
+        .with_columns(_derived_columns())
+        .select(SILVER_COLUMNS)
+    )
     quarantine = (
-        labeled.filter(pl.col("reason").is_not_null())
+        rows.join(rejected, on=_ROW, how="inner", maintain_order="left")
         .with_columns(pl.lit(year, dtype=pl.Int32).alias("year"))  # the partition's, even for `wrong_year`
         .select(QUARANTINE_COLUMNS)
     )
@@ -83,13 +107,22 @@ def label_transactions(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.
     """Every bronze line once, in input order, with calendar parts, dimension attributes and a `reason`.
 
     `reason` is null for a line that passes every rule. `year` here is the year of `transaction_ts` (it
-    differs from the partition's year on `wrong_year` lines). `clean_transactions` splits this frame; it
-    is public so counts by reason can come from the very labels the split used.
+    differs from the partition's year on `wrong_year` lines).
     """
-    rows = bronze.select(BRONZE_COLUMNS).with_row_index(_ROW)
+    return _labels(bronze, stores, products, year).with_columns(_derived_columns()).select(LABELED_COLUMNS)
+
+
+def _numbered(bronze: pl.LazyFrame) -> pl.LazyFrame:
+    """Bronze's columns and each line's position in the file: what tells copies of a duplicate apart."""
+    return bronze.select(BRONZE_COLUMNS).with_row_index(_ROW)
+
+
+def _labels(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, year: int) -> pl.LazyFrame:
+    """Numbered bronze lines with dimension attributes and the first failing rule as `reason`."""
+    rows = _numbered(bronze)
     summaries = _transaction_summaries(rows)
     verdicts = _duplicate_verdicts(rows, summaries)
-    labeled = (
+    return (
         rows.join(
             verdicts.select(*LINE_KEY, _FIRST_ROW, _CONFLICTING),
             on=LINE_KEY,
@@ -108,7 +141,6 @@ def label_transactions(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.
         )
         .with_columns(_reason(year).alias("reason"))
     )
-    return labeled.with_columns(_derived_columns()).select(LABELED_COLUMNS)
 
 
 def _transaction_summaries(rows: pl.LazyFrame) -> pl.LazyFrame:
