@@ -93,7 +93,8 @@ def _run(settings: Settings, years: tuple[int, ...]) -> int:
 
     started = time.perf_counter()
     outcomes = run_pipeline(build_definitions(settings), settings, years, progress=_report)
-    _print_summary(settings, years)
+    if outcomes[0].success:
+        _print_summary(settings, years)
     failed = [o for o in outcomes if not o.success]
     print(f"{'FAILED' if failed else 'Done'} in {time.perf_counter() - started:.1f} s "
           f"({sum(o.checks_passed for o in outcomes)} asset checks passed)")  # fmt: skip

@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 import polars as pl
+from dagster._utils.error import SerializableErrorInfo
 
+from retail_lakehouse import errors
 from retail_lakehouse.definitions import DIMENSIONS_JOB, YEARLY_JOB
 from retail_lakehouse.errors import LakehouseError
 from retail_lakehouse.settings import QUARANTINE_REASONS, Settings
 from retail_lakehouse.storage import Lakehouse
 
 # Failures are reported as one line each by `execute`; Dagster's own console log would add stack traces.
+LAKEHOUSE_ERRORS = {name for name, value in vars(errors).items() if isinstance(value, type)}
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 GOLD_TABLES_FOR_SUMMARY = ("yearly_sales", "store_daily_sales", "product_monthly_sales")
 
@@ -64,8 +67,7 @@ def execute(
         if event.is_step_failure and event.step_failure_data:
             if event.step_failure_data.error.cls_name == "DagsterAssetCheckFailedError":
                 continue  # reported below, with the check's own description
-            first_line = event.step_failure_data.error.message.strip().splitlines()[0]
-            outcome.problems.append(f"{event.step_key}: {first_line}")
+            outcome.problems.append(f"{event.step_key}: {root_cause(event.step_failure_data.error)}")
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
             outcome.checks_passed += 1
@@ -75,6 +77,17 @@ def execute(
                 f"{evaluation.description or ''}"
             )
     return outcome
+
+
+def root_cause(error: SerializableErrorInfo) -> str:
+    """The innermost error of Dagster's wrapping, as one line (the lakehouse's own errors without a class)."""
+    while error.cause is not None:
+        error = error.cause
+    message = error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name or "error"
+    qualified_name, _, text = message.partition(": ")
+    if error.cls_name in LAKEHOUSE_ERRORS and qualified_name.endswith(str(error.cls_name)) and text:
+        return text  # our errors already say what and where
+    return message
 
 
 def run_pipeline(

@@ -1,0 +1,64 @@
+"""The `lakehouse` command: bad input gets one line that says what and where, and touches no data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retail_lakehouse.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    for name in ("LAKEHOUSE_ROWS", "LAKEHOUSE_SOURCE", "LAKEHOUSE_DEFECT_RATES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LAKEHOUSE_YEARS", "2023-2024")
+    return tmp_path / "data"
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_unknown_partition_is_refused_before_anything_runs(environment, capsys):
+    assert main(["run", "--years", "2031"]) == 2
+    assert one_error_line(capsys) == (
+        "error: unknown partition(s) [2031]: the configured years are 2023..2024 (LAKEHOUSE_YEARS)"
+    )
+    assert not environment.exists()  # no data touched
+
+
+def test_missing_data_root_says_how_to_make_it(environment, capsys):
+    assert main(["summary"]) == 2
+    assert one_error_line(capsys).startswith(f"error: data root {environment} does not exist: run `lakehouse run`")
+
+
+def test_bad_setting_is_one_line(environment, capsys, monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_ROWS", "a lot")
+    assert main(["run"]) == 2
+    assert one_error_line(capsys) == "error: LAKEHOUSE_ROWS='a lot' is not a whole number"
+
+
+def test_missing_landing_files_are_named(environment, capsys, monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_SOURCE", "landing")
+    assert main(["run"]) == 1  # the Dagster run fails; the failing step's reason is one line
+    out = capsys.readouterr().out
+    assert f"bronze__stores: {environment}/landing/stores.csv: landing file is missing (run `lakehouse generate" in out
+    assert "Traceback" not in out
+
+
+def test_workspace_yaml_loads_every_asset_for_dagster_dev(tmp_path):
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO, capture_output=True, text=True, env={"DAGSTER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Validation successful for code location retail_lakehouse.definitions" in result.stdout + result.stderr
