@@ -26,7 +26,9 @@ from retail_lakehouse.transforms.silver import (
     clean_products,
     clean_stores,
     clean_transactions,
+    find_rejected,
     label_transactions,
+    split_transactions,
 )
 
 YEAR = 2024
@@ -347,6 +349,17 @@ def test_streaming_engine_gives_the_same_result() -> None:
     together = pl.collect_all([result.transactions, result.quarantine], engine="streaming")
     assert_frame_equal(together[0], result.transactions.collect(engine="in-memory"))
     assert_frame_equal(together[1], result.quarantine.collect(engine="in-memory"))
+
+
+def test_rejected_lines_collected_once_then_split_give_the_same_outputs() -> None:
+    """The asset's path: the rules run once (`find_rejected`, collected), then bronze is split by position."""
+    lines, stores, products = bronze(*mixed_rows()), stores_frame(), products_frame()
+    rejected = find_rejected(lines, stores, products, YEAR).collect(engine="streaming")
+    assert rejected.height == 11  # the eleven quarantined lines of mixed_rows
+    split = split_transactions(lines, stores, products, rejected.lazy(), YEAR)
+    lazy = clean_transactions(lines, stores, products, YEAR)
+    assert_frame_equal(split.transactions.collect(), lazy.transactions.collect())
+    assert_frame_equal(split.quarantine.collect(), lazy.quarantine.collect())
 
 
 def test_clean_stores_trims_dedupes_and_sorts() -> None:
