@@ -109,7 +109,6 @@ def through_dagster(settings: Settings, direct: Stage) -> list[Stage]:
     assets_only = dg.define_asset_job(
         "yearly_assets_only",
         selection=dg.AssetSelection.assets(*partitioned).without_checks(),
-        partitions_def=base.resolve_job_def(YEARLY_JOB).partitions_def,
     )
     stages = []
     without_checks = replace(settings, data_dir=settings.data_dir / "assets_only")

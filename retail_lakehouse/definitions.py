@@ -32,7 +32,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         dg.define_asset_job(
             YEARLY_JOB,
             selection=dg.AssetSelection.assets(*partitioned),
-            partitions_def=partitions,
             description="One year: bronze transactions -> silver -> gold, with every asset check.",
         ),
     ]

@@ -106,7 +106,6 @@ def test_corrupted_bronze_fails_conservation_and_blocks_gold(lakehouse_run: Mate
         "verify_then_gold",
         selection=dg.AssetSelection.checks_for_assets(dg.AssetKey(["silver", "transactions"]))
         | dg.AssetSelection.groups("gold"),
-        partitions_def=build_definitions(settings).resolve_job_def(YEARLY_JOB).partitions_def,
     )
     defs = dg.Definitions.merge(build_definitions(settings), dg.Definitions(jobs=[verify_then_gold]))
     outcome = execute(defs, "verify_then_gold", dg.DagsterInstance.ephemeral(), "2023")
