@@ -1,0 +1,296 @@
+"""The dashboard's only door to the lakehouse: plain functions that read gold and return small Polars frames.
+
+Gold lives at `<data_dir>/gold/<table>/year=<YYYY>/data.parquet`. The pipeline may rewrite a partition at any
+time (atomic rename), so every read stats the partition files and reloads one whose identity (inode, mtime,
+size) changed; otherwise the parsed frame is served from memory, since gold is small and read on every click.
+
+Which table answers a question depends on the filters, because transactions only add up where baskets
+cannot overlap: without a category filter they are exact (a basket belongs to one store and day), so the
+time tables or `store_daily_sales` answer. With a category filter, `region_category_daily_sales` answers, and
+its `transactions` are baskets *containing* the category: summed over several categories they overcount
+baskets spanning them, which the dashboard labels rather than hides. Revenue, units and lines add up anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import polars as pl
+
+from retail_lakehouse.schemas import GOLD_MODELS, REVENUE, empty_frame
+from retail_lakehouse.transforms.gold import avg_basket, rolled_up_measures
+
+GOLD_TABLES: tuple[str, ...] = tuple(GOLD_MODELS)
+MEASURE_COLUMNS = ("revenue", "units", "transactions", "lines", "avg_basket")
+_PARTITION = re.compile(r"^year=(\d{4})$")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Federal states and categories to keep; empty means all."""
+
+    states: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.states or self.categories)
+
+
+NO_FILTERS = Filters()
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The key figures of one period. `transactions` are baskets containing the categories if filtered."""
+
+    revenue: Decimal
+    transactions: int
+    units: int
+    lines: int
+
+    @property
+    def avg_basket(self) -> Decimal | None:
+        """Revenue per transaction to the cent, half away from zero (as gold rounds it); None without sales."""
+        if not self.transactions:
+            return None
+        return (self.revenue / self.transactions).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+# --- reading partitions, with a cache that notices rewritten files ---------------------------------------
+
+_cache: dict[Path, tuple[tuple[int, int, int], pl.DataFrame]] = {}
+_cache_lock = threading.Lock()
+
+
+def partition_files(data_dir: Path, table: str) -> dict[int, Path]:
+    """The table's partition files by year (only those that exist)."""
+    root = Path(data_dir) / "gold" / table
+    try:
+        entries = list(os.scandir(root))
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    files: dict[int, Path] = {}
+    for entry in entries:
+        match = _PARTITION.match(entry.name)
+        path = Path(entry.path) / "data.parquet"
+        if match and path.is_file():
+            files[int(match.group(1))] = path
+    return dict(sorted(files.items()))
+
+
+def _read_partition(path: Path) -> pl.DataFrame:
+    stat = path.stat()
+    identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    with _cache_lock:
+        cached = _cache.get(path)
+    if cached is not None and cached[0] == identity:
+        return cached[1]
+    # If the file is swapped between stat and read, the next call sees a new identity and reads again.
+    frame = pl.read_parquet(path, hive_partitioning=False)
+    with _cache_lock:
+        _cache[path] = (identity, frame)
+    return frame
+
+
+def read_gold(data_dir: Path, table: str, years: Iterable[int] | None = None) -> pl.DataFrame:
+    """The table's rows for `years` (all years if None), reloading any partition rewritten since last read."""
+    wanted = None if years is None else set(years)
+    frames = [
+        _read_partition(path)
+        for year, path in partition_files(data_dir, table).items()
+        if wanted is None or year in wanted
+    ]
+    if not frames:
+        return empty_frame(GOLD_MODELS[table])
+    return pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
+
+
+def missing_tables(data_dir: Path) -> list[str]:
+    """Gold tables without any partition file: the dashboard cannot show anything until this is empty."""
+    return [table for table in GOLD_TABLES if not partition_files(data_dir, table)]
+
+
+def available_years(data_dir: Path) -> list[int]:
+    """The years with sales in gold, ascending."""
+    return sorted(read_gold(data_dir, "yearly_sales")["year"].unique().to_list())
+
+
+# --- measures ---------------------------------------------------------------------------------------------
+
+
+def _summed(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Sum the measures to `keys` and recompute avg_basket as gold does (an average of averages would be wrong)."""
+    summed = frame.group_by(keys).agg(rolled_up_measures())
+    return summed.with_columns(avg_basket()).select(*keys, *MEASURE_COLUMNS).sort(keys)
+
+
+def _keep(frame: pl.DataFrame, filters: Filters) -> pl.DataFrame:
+    """Rows of the filtered states and categories (only the filter columns the table has)."""
+    if filters.states and "state_code" in frame.columns:
+        frame = frame.filter(pl.col("state_code").is_in(filters.states))
+    if filters.categories and "category" in frame.columns:
+        frame = frame.filter(pl.col("category").is_in(filters.categories))
+    return frame
+
+
+def _between(frame: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
+    return frame.filter(pl.col("date").is_between(start, end))
+
+
+def _years(start: date, end: date) -> range:
+    return range(start.year, end.year + 1)
+
+
+def _whole_years(start: date, end: date) -> bool:
+    return (start.month, start.day, end.month, end.day) == (1, 1, 12, 31)
+
+
+def _daily_source(data_dir: Path, start: date, end: date, filters: Filters) -> pl.DataFrame:
+    """Daily-grain rows for the period: the finest table that still gives exact transactions."""
+    if filters.categories:
+        table = "region_category_daily_sales"
+    elif filters.states:
+        table = "store_daily_sales"
+    else:
+        table = "daily_sales"
+    return _keep(_between(read_gold(data_dir, table, _years(start, end)), start, end), filters)
+
+
+def sales_per_year(data_dir: Path, filters: Filters = NO_FILTERS) -> pl.DataFrame:
+    """One row per year: year and the measures."""
+    if filters.categories:
+        rows = _keep(read_gold(data_dir, "region_category_daily_sales"), filters)
+    elif filters.states:
+        rows = _keep(read_gold(data_dir, "sales_by_region"), filters)
+    else:
+        return read_gold(data_dir, "yearly_sales").select("year", *MEASURE_COLUMNS).sort("year")
+    return _summed(rows, ["year"])
+
+
+def sales_per_month(data_dir: Path, year: int, filters: Filters = NO_FILTERS) -> pl.DataFrame:
+    """One row per month of `year` with sales: year, month and the measures."""
+    if filters.categories:
+        rows = _keep(read_gold(data_dir, "region_category_daily_sales", [year]), filters)
+    elif filters.states:
+        rows = _keep(read_gold(data_dir, "store_daily_sales", [year]), filters)
+    else:
+        monthly = read_gold(data_dir, "monthly_sales", [year])
+        return monthly.select("year", "month", *MEASURE_COLUMNS).sort("month")
+    return _summed(rows, ["year", "month"])
+
+
+def sales_per_day(data_dir: Path, start: date, end: date, filters: Filters = NO_FILTERS) -> pl.DataFrame:
+    """One row per date with sales between `start` and `end` (inclusive): date and the measures."""
+    return _summed(_daily_source(data_dir, start, end, filters), ["date"])
+
+
+def period_totals(data_dir: Path, start: date, end: date, filters: Filters = NO_FILTERS) -> Totals:
+    """The key figures of the dates `start`..`end` (inclusive) under the filters."""
+    if _whole_years(start, end) and not filters.active:
+        rows = read_gold(data_dir, "yearly_sales").filter(pl.col("year").is_in(list(_years(start, end))))
+    else:
+        rows = _daily_source(data_dir, start, end, filters)
+    revenue = rows["revenue"].sum()
+    return Totals(
+        revenue=Decimal(revenue if revenue is not None else 0).quantize(Decimal("0.01")),
+        transactions=int(rows["transactions"].sum() or 0),
+        units=int(rows["units"].sum() or 0),
+        lines=int(rows["lines"].sum() or 0),
+    )
+
+
+def sales_per_state(data_dir: Path, start: date, end: date, filters: Filters = NO_FILTERS) -> pl.DataFrame:
+    """One row per federal state with sales in the period: state_code, region and the measures."""
+    if filters.categories:
+        rows = _between(read_gold(data_dir, "region_category_daily_sales", _years(start, end)), start, end)
+    elif _whole_years(start, end):
+        rows = read_gold(data_dir, "sales_by_region", _years(start, end))
+    else:
+        rows = _between(read_gold(data_dir, "store_daily_sales", _years(start, end)), start, end)
+    return _summed(_keep(rows, filters), ["state_code", "region"])
+
+
+def sales_per_category(data_dir: Path, start: date, end: date, filters: Filters = NO_FILTERS) -> pl.DataFrame:
+    """One row per category with sales in the period; transactions are baskets containing the category."""
+    if _whole_years(start, end) and not filters.states:
+        rows = read_gold(data_dir, "sales_by_category", _years(start, end))
+    else:
+        rows = _between(read_gold(data_dir, "region_category_daily_sales", _years(start, end)), start, end)
+    return _summed(_keep(rows, filters), ["category"])
+
+
+def top_products_are_exact(month: int | None, filters: Filters) -> bool:
+    """Whether `top_products` gives true totals rather than lower bounds.
+
+    Without a state filter, `product_monthly_sales` has every product. With one, only each state's
+    monthly top 25 per category exists: for one state and one month the overall top 25 is all there
+    (a product in it cannot have 25 better ones in its own category), but summing several states or
+    months misses a product's sales wherever it was outside the top 25.
+    """
+    return not filters.states or (len(filters.states) == 1 and month is not None)
+
+
+def top_products(
+    data_dir: Path, year: int | None, month: int | None = None, filters: Filters = NO_FILTERS, n: int = 10
+) -> pl.DataFrame:
+    """The `n` products with the most revenue in the year, month or (year None) all years.
+
+    Columns: product_id, product_name, brand, category, revenue, units; ties broken by product_id.
+    """
+    table = "top_products_monthly" if filters.states else "product_monthly_sales"
+    rows = _keep(read_gold(data_dir, table, None if year is None else [year]), filters)
+    if month is not None:
+        rows = rows.filter(pl.col("month") == month)
+    return (
+        rows.group_by("product_id", "product_name", "brand", "category")
+        .agg(pl.col("revenue").sum().cast(REVENUE), pl.col("units").sum().cast(pl.Int64))
+        .sort(["revenue", "product_id"], descending=[True, False])
+        .head(n)
+    )
+
+
+def top_stores(data_dir: Path, day: date, filters: Filters = NO_FILTERS, n: int = 10) -> pl.DataFrame:
+    """The `n` stores with the most revenue on `day` (all categories: store_daily_sales has none)."""
+    rows = _keep(read_gold(data_dir, "store_daily_sales", [day.year]), Filters(states=filters.states))
+    return (
+        rows.filter(pl.col("date") == day)
+        .sort(["revenue", "store_id"], descending=[True, False])
+        .head(n)
+        .select("store_id", "store_name", "city", "state_code", "format", *MEASURE_COLUMNS)
+    )
+
+
+def calendar_marks(data_dir: Path, start: date, end: date, states: Iterable[str] = ()) -> pl.DataFrame:
+    """One row per date of the period: weekday, is_sunday, holiday (name), holiday_states, all_closed.
+
+    Limited to `states` if given. `all_closed` says no store in them may open (Sunday, nationwide holiday).
+    """
+    rows = _between(read_gold(data_dir, "calendar_days", _years(start, end)), start, end)
+    states = tuple(states)
+    if states:
+        rows = rows.filter(pl.col("state_code").is_in(states))
+    holiday = pl.col("is_public_holiday")
+    return (
+        rows.group_by("date")
+        .agg(
+            pl.col("weekday").first(),
+            pl.col("holiday_name").filter(holiday).drop_nulls().unique().sort().str.join(" / ").alias("holiday"),
+            pl.col("state_code").filter(holiday).sort().str.join(", ").alias("holiday_states"),
+            holiday.sum().alias("holiday_state_count"),
+            pl.len().alias("state_count"),
+            (~pl.col("is_open")).all().alias("all_closed"),
+        )
+        .with_columns(
+            (pl.col("weekday") == 7).alias("is_sunday"),
+            pl.when(pl.col("holiday") == "").then(None).otherwise(pl.col("holiday")).alias("holiday"),
+        )
+        .sort("date")
+    )

@@ -1,0 +1,286 @@
+"""Which view the address asks for: the drill-down level, its period, its comparison period and the filters.
+
+The address is the single source of truth (`/?year=2024&month=3&day=12&state=BY&category=Bakery`, or
+`/?week=2024-W11`, or `/?view=all`), so a view can be shared and reloaded. Parsing is strict: anything the
+lakehouse cannot show raises `BadAddress` with a sentence for the page, never a traceback.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Literal
+from urllib.parse import parse_qs, urlencode
+
+from dashboard.data import NO_FILTERS, Filters
+from retail_lakehouse.schemas import CATEGORIES, STATE_CODES
+
+Level = Literal["all", "year", "month", "week", "day"]
+
+STATE_NAMES: dict[str, str] = {
+    "BW": "Baden-Württemberg", "BY": "Bayern", "BE": "Berlin", "BB": "Brandenburg", "HB": "Bremen",
+    "HH": "Hamburg", "HE": "Hessen", "MV": "Mecklenburg-Vorpommern", "NI": "Niedersachsen",
+    "NW": "Nordrhein-Westfalen", "RP": "Rheinland-Pfalz", "SL": "Saarland", "SN": "Sachsen",
+    "ST": "Sachsen-Anhalt", "SH": "Schleswig-Holstein", "TH": "Thüringen",
+}  # fmt: skip
+MONTH_NAMES = tuple(calendar.month_name)  # index 1..12
+MONTH_ABBR = tuple(calendar.month_abbr)
+WEEKDAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class BadAddress(ValueError):
+    """The address names a view the lakehouse cannot show; the message is shown on the page."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """A closed date range and how to name it."""
+
+    start: date
+    end: date
+    label: str
+
+
+@dataclass(frozen=True)
+class View:
+    """One drill-down view: `level` and the fields it needs (year; month; day; week's Monday), plus filters."""
+
+    level: Level
+    year: int | None = None
+    month: int | None = None
+    day: date | None = None
+    week: date | None = None
+    filters: Filters = NO_FILTERS
+
+    @property
+    def period(self) -> Period:
+        return _period(self)
+
+    def with_filters(self, filters: Filters) -> View:
+        return replace(self, filters=filters)
+
+    def search(self) -> str:
+        """The address's query string for this view, e.g. `?year=2024&month=3&state=BY`."""
+        params: list[tuple[str, str]] = []
+        if self.level == "all":
+            params.append(("view", "all"))
+        elif self.level == "week" and self.week is not None:
+            iso = self.week.isocalendar()
+            params.append(("week", f"{iso.year}-W{iso.week:02d}"))
+        else:
+            params.append(("year", str(self.year)))
+            if self.month is not None:
+                params.append(("month", str(self.month)))
+            if self.day is not None:
+                params.append(("day", str(self.day.day)))
+        params += [("state", s) for s in self.filters.states]
+        params += [("category", c) for c in self.filters.categories]
+        return "?" + urlencode(params)
+
+    def href(self) -> str:
+        return "/" + self.search()
+
+
+def _period(view: View) -> Period:
+    if view.level == "all":
+        raise ValueError("the all-years view spans whatever years gold has; use all_years_period")
+    if view.level == "year":
+        assert view.year is not None
+        return Period(date(view.year, 1, 1), date(view.year, 12, 31), str(view.year))
+    if view.level == "month":
+        assert view.year is not None and view.month is not None
+        last = calendar.monthrange(view.year, view.month)[1]
+        return Period(
+            date(view.year, view.month, 1), date(view.year, view.month, last), f"{MONTH_NAMES[view.month]} {view.year}"
+        )
+    if view.level == "week":
+        assert view.week is not None
+        return Period(view.week, view.week + timedelta(days=6), week_label(view.week))
+    assert view.day is not None
+    return Period(view.day, view.day, day_label(view.day))
+
+
+def all_years_period(years: Sequence[int]) -> Period:
+    return Period(date(min(years), 1, 1), date(max(years), 12, 31), f"{min(years)}–{max(years)}")
+
+
+def week_label(monday: date) -> str:
+    iso = monday.isocalendar()
+    sunday = monday + timedelta(days=6)
+    return f"Week {iso.week}/{iso.year} ({monday:%d.%m.}–{sunday:%d.%m.%Y})"
+
+
+def day_label(day: date) -> str:
+    return f"{WEEKDAY_ABBR[day.weekday()]} {day:%d.%m.%Y}"
+
+
+def comparison(view: View) -> tuple[Period, str] | None:
+    """The period the key figures are compared with, and how the change is labelled.
+
+    Year: the previous year. Month: the same month a year earlier (seasonality cancels out). Week: the
+    week before. Day: the same weekday a week earlier, since weekdays differ far more than weeks do.
+    """
+    if view.level == "all":
+        return None
+    if view.level == "year":
+        assert view.year is not None
+        prior = View("year", view.year - 1)
+        return prior.period, f"vs {view.year - 1}"
+    if view.level == "month":
+        assert view.year is not None and view.month is not None
+        prior = View("month", view.year - 1, view.month)
+        return prior.period, f"vs {MONTH_ABBR[view.month]} {view.year - 1}"
+    if view.level == "week":
+        assert view.week is not None
+        monday = view.week - timedelta(days=7)
+        return View("week", week=monday).period, f"vs week {monday.isocalendar().week}"
+    assert view.day is not None
+    before = view.day - timedelta(days=7)
+    return Period(before, before, day_label(before)), f"vs {day_label(before)} (a week before)"
+
+
+def breadcrumb(view: View) -> list[tuple[str, View]]:
+    """The trail from all years down to `view`, each with the view its link opens (filters kept)."""
+    trail: list[tuple[str, View]] = [("All years", View("all"))]
+    year, month = view.year, view.month
+    if view.level == "week" and view.week is not None:
+        thursday = view.week + timedelta(days=3)  # an ISO week belongs to the month and year of its Thursday
+        year, month = thursday.year, thursday.month
+    if year is not None and view.level != "all":
+        trail.append((str(year), View("year", year)))
+    if month is not None and year is not None:
+        trail.append((MONTH_NAMES[month], View("month", year, month)))
+    if view.level == "week" and view.week is not None:
+        trail.append((f"Week {view.week.isocalendar().week}", View("week", week=view.week)))
+    if view.level == "day" and view.day is not None:
+        trail.append((f"{WEEKDAY_ABBR[view.day.weekday()]} {view.day.day}", view))
+    return [(label, target.with_filters(view.filters)) for label, target in trail]
+
+
+def weeks_of_month(year: int, month: int) -> list[date]:
+    """The Mondays of the ISO weeks that have at least one day in the month."""
+    first = date(year, month, 1)
+    monday = first - timedelta(days=first.weekday())
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    weeks = []
+    while monday <= last:
+        weeks.append(monday)
+        monday += timedelta(days=7)
+    return weeks
+
+
+def drill_target(token: str, filters: Filters) -> View:
+    """The view a click on a chart opens: `2024`, `2024-03` or `2024-03-12` (set as the bar's customdata)."""
+    parts = [int(p) for p in token.split("-")]
+    if len(parts) == 1:
+        return View("year", parts[0], filters=filters)
+    if len(parts) == 2:
+        return View("month", parts[0], parts[1], filters=filters)
+    day = date(*parts)
+    return View("day", day.year, day.month, day, filters=filters)
+
+
+def _number(params: dict[str, list[str]], name: str, what: str) -> int | None:
+    values = params.get(name)
+    if not values:
+        return None
+    raw = values[-1].strip()
+    if not raw.isdigit():
+        raise BadAddress(f"“{raw}” is not a {what}.")
+    return int(raw)
+
+
+def parse_view(search: str | None, years: Sequence[int]) -> View:
+    """The view an address's query string asks for; the latest year's months if it asks for nothing.
+
+    `years` are the years gold has; a year outside them is refused with the list of those it has.
+    """
+    params = parse_qs((search or "").lstrip("?"), keep_blank_values=True)
+    filters = _parse_filters(params)
+    if not years:
+        raise BadAddress("The gold tables hold no years yet.")
+    known = ", ".join(str(y) for y in years)
+
+    if "week" in params:
+        if any(k in params for k in ("year", "month", "day")):
+            raise BadAddress("Give either a week or a year/month/day, not both.")
+        raw = params["week"][-1].strip()
+        try:
+            iso_year, _, iso_week = raw.upper().partition("-W")
+            monday = date.fromisocalendar(int(iso_year), int(iso_week), 1)
+        except ValueError:
+            raise BadAddress(f"“{raw}” is not a week; weeks look like 2024-W11.") from None
+        if not {monday.year, (monday + timedelta(days=6)).year} & set(years):
+            raise BadAddress(f"There is no data for week {raw}; the lakehouse has {known}.")
+        return View("week", week=monday, filters=filters)
+
+    if params.get("view", [""])[-1] == "all":
+        return View("all", filters=filters)
+    if "view" in params:
+        raise BadAddress(f"“{params['view'][-1]}” is not a view; the only one is view=all.")
+
+    year = _number(params, "year", "year")
+    month = _number(params, "month", "month")
+    day = _number(params, "day", "day")
+    if year is None:
+        if month is not None or day is not None:
+            raise BadAddress("A month or day needs a year, e.g. ?year=2024&month=3.")
+        return View("year", max(years), filters=filters)
+    if year not in years:
+        raise BadAddress(f"There is no data for {year}; the lakehouse has {known}.")
+    if month is None:
+        if day is not None:
+            raise BadAddress("A day needs a month, e.g. ?year=2024&month=3&day=12.")
+        return View("year", year, filters=filters)
+    if not 1 <= month <= 12:
+        raise BadAddress(f"There is no month {month}; months run from 1 to 12.")
+    if day is None:
+        return View("month", year, month, filters=filters)
+    try:
+        when = date(year, month, day)
+    except ValueError:
+        raise BadAddress(f"{MONTH_NAMES[month]} {year} has no day {day}.") from None
+    return View("day", year, month, when, filters=filters)
+
+
+def _parse_filters(params: dict[str, list[str]]) -> Filters:
+    states = tuple(dict.fromkeys(params.get("state", [])))
+    categories = tuple(dict.fromkeys(params.get("category", [])))
+    unknown_states = [s for s in states if s not in STATE_CODES]
+    if unknown_states:
+        raise BadAddress(f"Unknown federal state “{unknown_states[0]}”; use codes like BY or NW.")
+    unknown_categories = [c for c in categories if c not in CATEGORIES]
+    if unknown_categories:
+        raise BadAddress(f"Unknown category “{unknown_categories[0]}”.")
+    return Filters(states=states, categories=categories)
+
+
+def neighbours(view: View, years: Sequence[int]) -> tuple[View | None, View | None]:
+    """The views just before and after `view` at the same level (None outside the years gold has)."""
+    if view.level == "all":
+        return None, None
+    if view.level == "year":
+        assert view.year is not None
+        candidates = [View("year", view.year - 1), View("year", view.year + 1)]
+    elif view.level == "month":
+        assert view.year is not None and view.month is not None
+        index = view.year * 12 + view.month - 1
+        candidates = [View("month", i // 12, i % 12 + 1) for i in (index - 1, index + 1)]
+    elif view.level == "week":
+        assert view.week is not None
+        candidates = [View("week", week=view.week + timedelta(days=d)) for d in (-7, 7)]
+    else:
+        assert view.day is not None
+        days = [view.day + timedelta(days=d) for d in (-1, 1)]
+        candidates = [View("day", d.year, d.month, d) for d in days]
+
+    def inside(candidate: View) -> View | None:
+        period = candidate.period
+        if period.start.year in years or period.end.year in years:
+            return candidate.with_filters(view.filters)
+        return None
+
+    before, after = candidates
+    return inside(before), inside(after)

@@ -1,0 +1,286 @@
+"""The dashboard in a real browser: Debian's headless Chromium driven by Playwright over the served app.
+
+Clicks down through all four levels and back up by the breadcrumb, filters by a state and a category,
+reloads a shared address, and compares what the page shows with sums computed here straight from the gold
+Parquet files. Leaves a screenshot in docs/dashboard.png for the README. No Chromium means a failure, not a
+skip: the test exists to prove the page works.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from werkzeug.serving import make_server
+
+from dashboard.app import create_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "dashboard.png"
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def dashboard_data_dir(materialized_lakehouse: Path) -> Path:
+    """The gold the browser looks at: the real pipeline's two small years (2023-2024).
+
+    To run without the pipeline, return `write_hand_made_gold(tmp_path_factory.mktemp("gold"))` from
+    test_dashboard_data instead (hand-written gold for the same two years).
+    """
+    return materialized_lakehouse
+
+
+@pytest.fixture(scope="module")
+def base_url(dashboard_data_dir: Path) -> Iterator[str]:
+    """The app served on a free port of 127.0.0.1 in a background thread, for the module's tests."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = make_server("127.0.0.1", port, create_app(dashboard_data_dir).server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser_page(base_url: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright  # an ImportError fails the test: no silent skip
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1360, "height": 900})
+        page.set_default_timeout(TIMEOUT_MS)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.errors = errors
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+# --- expected figures, straight from the Parquet files ----------------------------------------------------
+
+
+def gold(data_dir: Path, table: str) -> pl.DataFrame:
+    return pl.read_parquet(data_dir / "gold" / table / "*" / "data.parquet", hive_partitioning=False)
+
+
+def money(value: Decimal) -> str:
+    """Whole euros, German separators: what the key figures show."""
+    whole = int(value.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+    return f"{whole:,}".replace(",", ".") + " €"
+
+
+def number(value: int) -> str:
+    return f"{value:,}".replace(",", ".")
+
+
+def revenue_where(frame: pl.DataFrame, *conditions: pl.Expr) -> Decimal:
+    return frame.filter(*conditions)["revenue"].sum() if conditions else frame["revenue"].sum()
+
+
+# --- driving the page ------------------------------------------------------------------------------------
+
+
+def wait_for_heading(page: Any, text: str) -> None:
+    page.wait_for_function(
+        "t => (document.querySelector('#heading')?.innerText || '').startsWith(t)", arg=text, timeout=TIMEOUT_MS
+    )
+    page.wait_for_function("() => !document.querySelector('[data-dash-is-loading=\"true\"]')")
+
+
+def wait_for_query(page: Any, fragment: str) -> None:
+    """Wait for the address to contain `fragment` (set by history.pushState, which is no page load)."""
+    page.wait_for_function("f => location.search.includes(f)", arg=fragment)
+    page.wait_for_function("() => !document.querySelector('[data-dash-is-loading=\"true\"]')")
+
+
+def query(page: Any) -> str:
+    return page.url.split("?", 1)[1] if "?" in page.url else ""
+
+
+def kpi(page: Any, index: int) -> tuple[str, str]:
+    card = page.locator(".kpi").nth(index)
+    return card.locator(".kpi-label").inner_text(), card.locator(".kpi-value").inner_text()
+
+
+def traces(page: Any, graph: str) -> list[dict[str, Any]]:
+    return page.evaluate(
+        """id => document.querySelector(`#${id} .js-plotly-plot`).data.map(t => ({
+            x: Array.from(t.x), y: Array.from(t.y), customdata: t.customdata ? Array.from(t.customdata) : null}))""",
+        graph,
+    )
+
+
+def click_bar(page: Any, graph: str, key: str, trace: int = -1) -> None:
+    """Click the bar whose customdata is `key`, with real mouse events at its centre."""
+    data = traces(page, graph)
+    trace_index = trace % len(data)
+    point = data[trace_index]["customdata"].index(key)
+    bar = page.locator(f"#{graph} .trace.bars").nth(trace_index).locator(".point").nth(point)
+    bar.scroll_into_view_if_needed()  # the mouse only reaches what is inside the viewport
+    box = bar.bounding_box()
+    assert box is not None and box["height"] > 0 and box["width"] > 0, f"bar {key} is not visible"
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def test_drill_down_filters_and_shared_addresses(browser_page: Any, base_url: str, dashboard_data_dir: Path) -> None:
+    page = browser_page
+    yearly, monthly, daily = (gold(dashboard_data_dir, t) for t in ("yearly_sales", "monthly_sales", "daily_sales"))
+    store_daily = gold(dashboard_data_dir, "store_daily_sales")
+    region_category = gold(dashboard_data_dir, "region_category_daily_sales")
+    calendar_days = gold(dashboard_data_dir, "calendar_days")
+    latest = int(yearly["year"].max())
+    year = latest - 1
+
+    # The first page shows the latest year's months, with no click.
+    page.goto(base_url + "/")
+    wait_for_heading(page, str(latest))
+    assert kpi(page, 0) == ("REVENUE", money(revenue_where(yearly, pl.col("year") == latest)))
+    months_now = traces(page, "trend-graph")[-1]
+    expected_months = dict(monthly.filter(pl.col("year") == latest).select("month", "revenue").iter_rows())
+    assert months_now["y"] == pytest.approx([float(expected_months.get(m, 0)) for m in range(1, 13)])
+
+    # Up to all years by the breadcrumb, then down: a year, a month, a week, a day.
+    page.get_by_role("link", name="All years").click()
+    wait_for_heading(page, "All years")
+    assert query(page) == "view=all"
+    per_year = traces(page, "trend-graph")[0]
+    assert per_year["customdata"] == [str(y) for y in sorted(yearly["year"].to_list())]
+    assert per_year["y"] == pytest.approx([float(r) for r in yearly.sort("year")["revenue"]])
+
+    click_bar(page, "trend-graph", str(year))
+    wait_for_heading(page, str(year))
+    assert query(page) == f"year={year}"
+    assert kpi(page, 1) == ("TRANSACTIONS", number(int(yearly.filter(pl.col("year") == year)["transactions"].sum())))
+
+    click_bar(page, "trend-graph", f"{year}-03")
+    wait_for_heading(page, f"March {year}")
+    assert query(page) == f"year={year}&month=3"
+    march = daily.filter(pl.col("year") == year, pl.col("month") == 3)
+    days = traces(page, "trend-graph")[0]
+    expected_days = dict(march.select("date", "revenue").iter_rows())
+    shown_days = [date.fromisoformat(d) for d in days["customdata"]]
+    assert shown_days[0] == date(year, 3, 1) and shown_days[-1] == date(year, 3, 31)
+    assert days["y"] == pytest.approx([float(expected_days.get(d, 0)) for d in shown_days])
+    # Sundays and public holidays (in any state) are shaded: one rectangle each.
+    closed = calendar_days.filter(
+        pl.col("date").dt.year() == year, pl.col("date").dt.month() == 3,
+        (pl.col("weekday") == 7) | pl.col("is_public_holiday"),
+    )["date"].n_unique()  # fmt: skip
+    assert page.evaluate("() => document.querySelector('#trend-graph .js-plotly-plot').layout.shapes.length") == closed
+    assert "Sunday" in page.locator("#trend-note").inner_text()
+
+    page.locator(".week-link", has_text=re.compile(r"^11$")).click()
+    monday = date.fromisocalendar(year, 11, 1)
+    wait_for_heading(page, f"Week 11/{year}")
+    assert query(page) == f"week={year}-W11"
+    week = traces(page, "trend-graph")[0]
+    assert [date.fromisoformat(d) for d in week["customdata"]] == [date.fromordinal(monday.toordinal() + i)
+                                                                   for i in range(7)]  # fmt: skip
+
+    sunday = date.fromordinal(monday.toordinal() + 6)
+    busiest = (
+        daily.filter(pl.col("date").is_between(monday, sunday)).sort("revenue", descending=True).row(0, named=True)
+    )
+    day = busiest["date"]
+    click_bar(page, "trend-graph", day.isoformat())
+    wait_for_heading(page, day.strftime("%a %d.%m.%Y"))
+    assert query(page) == f"year={day.year}&month={day.month}&day={day.day}"
+    assert kpi(page, 0)[1] == money(busiest["revenue"])
+    assert kpi(page, 1)[1] == number(busiest["transactions"])
+    top_store = store_daily.filter(pl.col("date") == day).sort(["revenue", "store_id"], descending=[True, False])
+    assert page.locator("#top-stores tbody tr").first.locator("td").first.inner_text() == top_store["store_name"][0]
+    states_shown = traces(page, "state-graph")[0]
+    by_state = dict(
+        store_daily.filter(pl.col("date") == day).group_by("state_code").agg(pl.col("revenue").sum()).rows()
+    )
+    assert dict(zip(states_shown["customdata"], states_shown["x"], strict=True)) == pytest.approx(
+        {code: float(by_state.get(code, 0)) for code in states_shown["customdata"]}
+    )
+
+    # Back up two levels at once by the breadcrumb.
+    page.locator(".breadcrumb").get_by_role("link", name=str(year)).click()
+    wait_for_heading(page, str(year))
+    assert query(page) == f"year={year}"
+
+    # Filters: a click on a state's bar, then a category's; the figures follow, labelled honestly.
+    click_bar(page, "state-graph", "BY")
+    wait_for_query(page, "state=BY")
+    wait_for_heading(page, str(year))
+    by_year = store_daily.filter(pl.col("year") == year, pl.col("state_code") == "BY")
+    assert kpi(page, 0)[1] == money(by_year["revenue"].sum())
+    assert kpi(page, 1) == ("TRANSACTIONS", number(int(by_year["transactions"].sum())))
+    assert "Bayern" in page.locator("#state-filter").inner_text()
+
+    click_bar(page, "category-graph", "Bakery")
+    wait_for_query(page, "category=Bakery")
+    wait_for_heading(page, str(year))
+    bakery = region_category.filter(
+        pl.col("year") == year, pl.col("state_code") == "BY", pl.col("category") == "Bakery"
+    )
+    assert kpi(page, 0)[1] == money(bakery["revenue"].sum())
+    assert kpi(page, 1) == ("BASKETS CONTAINING BAKERY", number(int(bakery["transactions"].sum())))
+    assert "Bakery" in page.locator("#category-filter").inner_text()
+    filtered_months = traces(page, "trend-graph")[-1]
+    expected = dict(bakery.group_by("month").agg(pl.col("revenue").sum()).rows())
+    assert filtered_months["y"] == pytest.approx([float(expected.get(m, 0)) for m in range(1, 13)])
+
+    # The address is the view: reloading it restores level and filters.
+    shared = page.url
+    assert query(page) == f"year={year}&state=BY&category=Bakery"
+    page.reload()
+    wait_for_heading(page, str(year))
+    assert page.url == shared
+    assert kpi(page, 1) == ("BASKETS CONTAINING BAKERY", number(int(bakery["transactions"].sum())))
+    assert "Bayern" in page.locator("#state-filter").inner_text()
+
+    # The back button returns to the unfiltered year.
+    page.go_back()
+    page.go_back()
+    page.wait_for_function("() => !location.search.includes('state=')")
+    wait_for_heading(page, f"{year} · all federal states · all categories")
+    assert kpi(page, 0)[1] == money(revenue_where(yearly, pl.col("year") == year))
+
+    assert page.errors == []
+
+
+def test_nonsense_address_shows_a_message_and_a_way_back(browser_page: Any, base_url: str) -> None:
+    page = browser_page
+    page.goto(base_url + "/?year=2024&month=13")
+    page.wait_for_selector("#message-card")
+    assert "There is no month 13" in page.locator("#message-card").inner_text()
+    assert "Traceback" not in page.content()
+    page.get_by_role("link", name="Back to the latest year").click()
+    page.wait_for_function("() => document.querySelector('#message-card') === null")
+    assert page.errors == []
+
+
+def test_screenshot_for_the_readme(browser_page: Any, base_url: str, dashboard_data_dir: Path) -> None:
+    page = browser_page
+    latest = int(gold(dashboard_data_dir, "yearly_sales")["year"].max())
+    page.goto(base_url + f"/?year={latest}&month=5")
+    wait_for_heading(page, f"May {latest}")
+    page.wait_for_timeout(500)  # let Plotly finish its transitions
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size > 10_000
