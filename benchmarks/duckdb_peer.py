@@ -34,6 +34,7 @@ COMPARED_TABLES = {
     "sales_by_category": ["year", "category"],
     "store_daily_sales": ["date", "store_id"],
     "product_monthly_sales": ["year", "month", "product_id"],
+    "product_yearly_sales": ["year", "product_id"],
 }
 MEASURES = ["revenue", "units", "transactions", "lines", "avg_basket"]
 
@@ -105,6 +106,8 @@ GOLD_SQL = {
     "product_monthly_sales": f"SELECT year, month, product_id, p.product_name, category, p.brand, {MEASURE_SQL} "
     "FROM read_parquet('{silver}') JOIN (SELECT product_id, product_name, brand FROM read_parquet('{products}')) p "
     "USING (product_id) GROUP BY ALL",
+    "product_yearly_sales": f"SELECT year, product_id, product_name, category, brand, {ROLLED_UP_SQL} "
+    "FROM read_parquet('{product_monthly}') GROUP BY ALL",
     "region_category_daily_sales": f"SELECT date, year, month, state_code, region, category, {MEASURE_SQL} "
     "FROM read_parquet('{silver}') GROUP BY ALL",
     "top_products_monthly": "SELECT year, month, state_code, category, product_id, p.product_name, p.brand, "
@@ -119,6 +122,9 @@ GOLD_SQL = {
 def run_duckdb(data_dir: Path, out: Path, years: list[int]) -> dict[str, float]:
     import duckdb
 
+    from retail_lakehouse.settings import Settings
+
+    settings = Settings.from_env()  # the same zstd levels as ours
     connection = duckdb.connect()
     connection.execute(f"SET temp_directory = '{out / 'duckdb_tmp'}'")
     dims = {t: data_dir / "silver" / t / "data.parquet" for t in ("stores", "products")}
@@ -132,7 +138,8 @@ def run_duckdb(data_dir: Path, out: Path, years: list[int]) -> dict[str, float]:
         connection.execute(SILVER_SQL.format(
             bronze=data_dir / "bronze" / "transactions" / f"year={year}" / "data.parquet", year=year,
             stores=dims["stores"], products=dims["products"], columns=BRONZE_COLUMNS,
-            silver=paths["transactions"], quarantine=paths["transactions_quarantine"], parquet=PARQUET.format(level=3),
+            silver=paths["transactions"], quarantine=paths["transactions_quarantine"],
+            parquet=PARQUET.format(level=settings.silver_zstd_level),
         ))  # fmt: skip
         timings["silver"] += time.perf_counter() - started
 
@@ -145,10 +152,11 @@ def run_duckdb(data_dir: Path, out: Path, years: list[int]) -> dict[str, float]:
         for table, query in GOLD_SQL.items():
             target = out / "gold" / table / f"year={year}" / "data.parquet"
             target.parent.mkdir(parents=True, exist_ok=True)
-            select = query.format(silver=silver, **dims)
+            product_monthly = out / "gold" / "product_monthly_sales" / f"year={year}" / "data.parquet"
+            select = query.format(silver=silver, product_monthly=product_monthly, **dims)
             if table != "top_products_monthly":  # every other gold table has the full measures
                 select = f"SELECT *, {AVG_BASKET_SQL} AS avg_basket FROM ({select})"
-            connection.execute(f"COPY ({select}) TO '{target}' {PARQUET.format(level=3)}")
+            connection.execute(f"COPY ({select}) TO '{target}' {PARQUET.format(level=settings.gold_zstd_level)}")
         timings["gold"] += time.perf_counter() - started
     return timings
 

@@ -245,15 +245,29 @@ def top_products(
 
     Columns: product_id, product_name, brand, category, revenue, units; ties broken by product_id.
     """
-    table = "top_products_monthly" if filters.states else "product_monthly_sales"
+    if filters.states:
+        table = "top_products_monthly"
+    else:  # a year or all years: the yearly table has a twelfth of the monthly one's rows
+        table = "product_yearly_sales" if month is None else "product_monthly_sales"
     rows = _keep(read_gold(data_dir, table, None if year is None else [year]), filters)
     if month is not None:
         rows = rows.filter(pl.col("month") == month)
-    return (
-        rows.group_by("product_id", "product_name", "brand", "category")
+    # Sum by the integer id alone (grouping by the name columns too costs several times more at 100M lines),
+    # then look up the names of the `n` winners.
+    best = (
+        rows.group_by("product_id")
         .agg(pl.col("revenue").sum().cast(REVENUE), pl.col("units").sum().cast(pl.Int64))
+        .top_k(n, by=["revenue", "product_id"], reverse=[False, True])
+    )
+    names = (
+        rows.filter(pl.col("product_id").is_in(best["product_id"].implode()))
+        .select("product_id", "product_name", "brand", "category")
+        .unique("product_id")
+    )
+    return (
+        best.join(names, on="product_id")
+        .select("product_id", "product_name", "brand", "category", "revenue", "units")
         .sort(["revenue", "product_id"], descending=[True, False])
-        .head(n)
     )
 
 

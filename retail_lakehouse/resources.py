@@ -25,7 +25,7 @@ class LakehouseIOManager(dg.ConfigurableIOManager):
     data_dir: str
     bronze_zstd_level: int = 9
     silver_zstd_level: int = 3
-    gold_zstd_level: int = 3
+    gold_zstd_level: int = 9
 
     @property
     def lakehouse(self) -> Lakehouse:

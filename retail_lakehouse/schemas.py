@@ -234,6 +234,16 @@ class ProductMonthlySales(_Measures):
     brand: pl.String
 
 
+class ProductYearlySales(_Measures):
+    """One row per year and product with sales: the dashboard's top products of a year or of all years."""
+
+    year: pl.Int32
+    product_id: pl.Int32
+    product_name: pl.String
+    category: pl.String = pa.Field(isin=CATEGORIES)
+    brand: pl.String
+
+
 class RegionCategoryDailySales(_Measures):
     """One row per date, federal state and category: the dashboard's filtered drill-down reads this.
 
@@ -285,6 +295,7 @@ GOLD_MODELS: dict[str, type[_Contract]] = {
     "sales_by_category": SalesByCategory,
     "store_daily_sales": StoreDailySales,
     "product_monthly_sales": ProductMonthlySales,
+    "product_yearly_sales": ProductYearlySales,
     "region_category_daily_sales": RegionCategoryDailySales,
     "top_products_monthly": TopProductsMonthly,
     "calendar_days": CalendarDays,

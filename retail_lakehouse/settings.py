@@ -86,7 +86,7 @@ class Settings:
     defect_rates: DefectRates = field(default_factory=DefectRates)
     bronze_zstd_level: int = 9
     silver_zstd_level: int = 3
-    gold_zstd_level: int = 3
+    gold_zstd_level: int = 9
 
     @property
     def partition_keys(self) -> list[str]:

@@ -126,6 +126,11 @@ def write_hand_made_gold(data_dir: Path) -> Path:
         {"year": 2024, "month": 4, **product(2), **measures("1.10", 1, 1, 1)},
         {"year": 2023, "month": 3, **product(2), **measures("30.00", 5, 3, 3)},
     ])  # fmt: skip
+    write_table(data_dir, "product_yearly_sales", [
+        {"year": 2024, **product(1), **measures("22.50", 6, 4, 4)},
+        {"year": 2024, **product(2), **measures("21.35", 5, 3, 4)},
+        {"year": 2023, **product(2), **measures("30.00", 5, 3, 3)},
+    ])  # fmt: skip
     top = [
         (2024, 3, "BY", 1, "17.50", 5, 3),
         (2024, 3, "NW", 1, "5.00", 1, 1),
@@ -256,6 +261,7 @@ def test_top_products_and_stores(gold: Path) -> None:
     assert rows(data.top_products(gold, None), "product_name", "revenue") == [
         ("Cola", D("51.35")), ("Bread", D("22.50")),
     ]  # fmt: skip
+    assert rows(data.top_products(gold, 2024), "product_name", "units") == [("Bread", 6), ("Cola", 5)]
     assert rows(data.top_stores(gold, date(2024, 3, 12)), "store_id", "revenue") == [(1, D("30.75")), (2, D("5.00"))]
 
 

@@ -48,7 +48,7 @@ def test_checks_cover_conservation_contract_manifest_calendar_and_gold(tmp_path)
     # Every table that holds a whole year's measures; the top-N table holds a subset by design.
     assert reconciled == {
         "yearly_sales", "monthly_sales", "weekly_sales", "daily_sales", "sales_by_region", "sales_by_category",
-        "store_daily_sales", "product_monthly_sales", "region_category_daily_sales",
+        "store_daily_sales", "product_monthly_sales", "product_yearly_sales", "region_category_daily_sales",
     }  # fmt: skip
     assert all(graph.get_check_spec(key).blocking for key in graph.asset_check_keys)
 

@@ -14,6 +14,7 @@ from retail_lakehouse.schemas import (
     DailySales,
     MonthlySales,
     ProductMonthlySales,
+    ProductYearlySales,
     RegionCategoryDailySales,
     SalesByCategory,
     SalesByRegion,
@@ -331,6 +332,16 @@ def test_calendar_days_keeps_the_year() -> None:
     ]
 
 
+def test_product_yearly_adds_up_a_products_months() -> None:
+    # Bread (10) sells in March (3.00 and 0.20, two baskets) and in April (one basket of 3 at 0.70 = 2.10).
+    lines = pl.concat([sales(), silver(sale(6, 1, day=date(2024, 4, 2), product_id=10, quantity=3, unit_price="0.70"))])
+    yearly = gold.aggregate_product_yearly(gold.aggregate_product_monthly(lines, products_frame()))
+    assert yearly.select("year", "product_id", "product_name").collect().rows() == [
+        (2024, 10, "Bread"), (2024, 11, "Milk"), (2024, 12, "Cake"), (2024, 13, "Cheese"),
+    ]  # fmt: skip
+    assert measures(yearly)[0] == (Decimal("5.30"), 6, 3, 3, Decimal("1.77"))
+
+
 def test_every_table_matches_its_model_and_column_order() -> None:
     lines, sd = sales(), store_daily()
     tables = {
@@ -342,6 +353,7 @@ def test_every_table_matches_its_model_and_column_order() -> None:
         SalesByRegion: gold.aggregate_by_region(sd),
         SalesByCategory: gold.aggregate_by_category(lines),
         ProductMonthlySales: gold.aggregate_product_monthly(lines, products_frame()),
+        ProductYearlySales: gold.aggregate_product_yearly(gold.aggregate_product_monthly(lines, products_frame())),
         RegionCategoryDailySales: gold.aggregate_region_category_daily(lines),
         TopProductsMonthly: gold.top_products_monthly(lines, products_frame()),
     }

@@ -1,7 +1,8 @@
 """Gold assets: small pre-aggregated tables per year, the only tables the dashboard reads.
 
 The time and region tables roll up from `gold/store_daily_sales` (a transaction belongs to exactly one store
-and day, so counts add up and silver is scanned once for them); tables by category or product need silver.
+and day, so counts add up and silver is scanned once for them), and the yearly product table from the monthly
+one; the other tables by category or product need silver.
 """
 
 from collections.abc import Callable, Mapping
@@ -17,6 +18,7 @@ GROUP = "gold"
 SILVER = ["silver", "transactions"]
 PRODUCTS = ["silver", "products"]
 STORE_DAILY = ["gold", "store_daily_sales"]
+PRODUCT_MONTHLY = ["gold", "product_monthly_sales"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ GOLD_TABLES = (
     GoldTable("sales_by_region", gold.aggregate_by_region, {"store_daily": STORE_DAILY}),
     GoldTable("sales_by_category", gold.aggregate_by_category, {"silver": SILVER}),
     GoldTable("product_monthly_sales", gold.aggregate_product_monthly, {"silver": SILVER, "products": PRODUCTS}),
+    GoldTable("product_yearly_sales", gold.aggregate_product_yearly, {"product_monthly": PRODUCT_MONTHLY}),
     GoldTable("region_category_daily_sales", gold.aggregate_region_category_daily, {"silver": SILVER}),
     GoldTable("top_products_monthly", gold.top_products_monthly, {"silver": SILVER, "products": PRODUCTS}),
     GoldTable("calendar_days", gold.calendar_days, {"calendar": ["silver", "calendar"]}, needs_year=True),
