@@ -102,7 +102,6 @@ GOLD_SQL = {
     "FROM store_daily GROUP BY ALL",
     "sales_by_region": f"SELECT year, s.state_code, s.region, {ROLLED_UP_SQL} FROM store_daily "
     "JOIN read_parquet('{stores}') s USING (store_id) GROUP BY ALL",
-    "sales_by_category": f"SELECT year, category, {MEASURE_SQL} FROM read_parquet('{{silver}}') GROUP BY ALL",
     "product_monthly_sales": f"SELECT year, month, product_id, p.product_name, category, p.brand, {MEASURE_SQL} "
     "FROM read_parquet('{silver}') JOIN (SELECT product_id, product_name, brand FROM read_parquet('{products}')) p "
     "USING (product_id) GROUP BY ALL",
@@ -110,6 +109,8 @@ GOLD_SQL = {
     "FROM read_parquet('{product_monthly}') GROUP BY ALL",
     "region_category_daily_sales": f"SELECT date, year, month, state_code, region, category, {MEASURE_SQL} "
     "FROM read_parquet('{silver}') GROUP BY ALL",
+    "sales_by_category": f"SELECT year, category, {ROLLED_UP_SQL} FROM read_parquet('{{region_category}}') "
+    "GROUP BY ALL",
     "top_products_monthly": "SELECT year, month, state_code, category, product_id, p.product_name, p.brand, "
     "revenue, units, lines FROM (SELECT * FROM (SELECT year, month, state_code, category, product_id, "
     "sum(line_total) AS revenue, CAST(sum(quantity) AS BIGINT) AS units, count(*) AS lines "
@@ -152,8 +153,10 @@ def run_duckdb(data_dir: Path, out: Path, years: list[int]) -> dict[str, float]:
         for table, query in GOLD_SQL.items():
             target = out / "gold" / table / f"year={year}" / "data.parquet"
             target.parent.mkdir(parents=True, exist_ok=True)
-            product_monthly = out / "gold" / "product_monthly_sales" / f"year={year}" / "data.parquet"
-            select = query.format(silver=silver, product_monthly=product_monthly, **dims)
+            written = {name: out / "gold" / f"{table}" / f"year={year}" / "data.parquet"
+                       for name, table in [("product_monthly", "product_monthly_sales"),
+                                           ("region_category", "region_category_daily_sales")]}  # fmt: skip
+            select = query.format(silver=silver, **written, **dims)
             if table != "top_products_monthly":  # every other gold table has the full measures
                 select = f"SELECT *, {AVG_BASKET_SQL} AS avg_basket FROM ({select})"
             connection.execute(f"COPY ({select}) TO '{target}' {PARQUET.format(level=settings.gold_zstd_level)}")

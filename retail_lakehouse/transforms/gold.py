@@ -39,6 +39,7 @@ from retail_lakehouse.schemas import (
 
 STORE_ATTRIBUTES = ("store_name", "city", "state_code", "region", "format")
 PRODUCT_ATTRIBUTES = ("product_name", "category", "brand")
+PRODUCT_ID_SPAN = 1 << 31  # above any Int32 product_id, so revenue * span - product_id never ties
 
 
 def line_measures(*names: str) -> list[pl.Expr]:
@@ -76,6 +77,13 @@ def avg_basket() -> pl.Expr:
     rounded = (cents.abs() * 2 + count) // (count * 2) * cents.sign()
     # Back to Decimal by multiplying: casting an integer to Decimal reads it as units, not cents.
     return (rounded.cast(pl.Decimal(38, 2)) * pl.lit(Decimal("0.01"))).cast(REVENUE).alias("avg_basket")
+
+
+def _date_parts() -> list[pl.Expr]:
+    return [
+        pl.col("date").dt.year().cast(pl.Int32).alias("year"),
+        pl.col("date").dt.month().cast(pl.Int8).alias("month"),
+    ]
 
 
 def _keys(model: type[pa.DataFrameModel]) -> list[str]:
@@ -130,9 +138,13 @@ def aggregate_by_region(store_daily: pl.LazyFrame) -> pl.LazyFrame:
     return _summarize(store_daily, rolled_up_measures(), SalesByRegion)
 
 
-def aggregate_by_category(silver: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per year and category; `transactions` counts baskets with a line of the category."""
-    return _summarize(silver, line_measures(), SalesByCategory)
+def aggregate_by_category(region_category_daily: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per year and category; `transactions` counts baskets with a line of the category.
+
+    Rolled up from region_category_daily: a basket is at one store on one day, so each (basket, category)
+    pair falls in exactly one (date, state, category) row, and the baskets-containing counts add up.
+    """
+    return _summarize(region_category_daily, rolled_up_measures(), SalesByCategory)
 
 
 def aggregate_product_monthly(silver: pl.LazyFrame, products: pl.LazyFrame) -> pl.LazyFrame:
@@ -152,29 +164,34 @@ def aggregate_product_yearly(product_monthly: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def aggregate_region_category_daily(silver: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per date, federal state and category; transactions do not add up across categories."""
-    return _summarize(silver, line_measures(), RegionCategoryDailySales)
+    """One row per date, federal state and category; transactions do not add up across categories.
+
+    Grouped by the three keys alone, the others derived (year, month from the date; region from the state):
+    every extra key column costs hashing 20M lines a year.
+    """
+    summed = silver.group_by("date", "state_code", "category").agg(*line_measures(), pl.col("region").first())
+    return _finish(summed.with_columns(_date_parts()), RegionCategoryDailySales)
 
 
 def top_products_monthly(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: int = 25) -> pl.LazyFrame:
     """The `top_n` products by revenue per year, month, federal state and category; ties by product_id.
 
-    Rows come sorted by group, then by rank (revenue descending, product_id ascending).
+    Rows come sorted by group, then by rank (revenue descending, product_id ascending). Lines are summed per
+    month, state and product (the category follows from the product), and only the winners are sorted: a
+    single Int64 key orders revenue descending then product_id ascending, so ranks within a group are exact.
     """
     group = ["year", "month", "state_code", "category"]
-    ranked = (
-        silver.group_by(*group, "product_id")
-        .agg(line_measures("revenue", "units", "lines"))
-        .sort([*group, "revenue", "product_id"], descending=[False] * len(group) + [True, False])
-        .group_by(group, maintain_order=True)
-        .head(top_n)
+    summed = (
+        silver.group_by("month", "state_code", "product_id")
+        .agg(*line_measures("revenue", "units", "lines"), pl.col("year").first())
+        .join(products.select("product_id", *PRODUCT_ATTRIBUTES), on="product_id", how="left")
     )
-    return ranked.join(
-        products.select("product_id", "product_name", "brand"),
-        on="product_id",
-        how="left",
-        maintain_order="left",
-    ).select(list(polars_schema(TopProductsMonthly)))
+    order = (pl.col("revenue") * 100).cast(pl.Int64) * PRODUCT_ID_SPAN - pl.col("product_id")
+    return (
+        summed.filter(order.rank("ordinal", descending=True).over(group) <= top_n)
+        .sort([*group, "revenue", "product_id"], descending=[False] * len(group) + [True, False])
+        .select(list(polars_schema(TopProductsMonthly)))
+    )
 
 
 def calendar_days(calendar: pl.LazyFrame, year: int) -> pl.LazyFrame:
