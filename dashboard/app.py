@@ -39,7 +39,7 @@ GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 GRAPHS = ("trend-graph", "state-graph", "category-graph")
 HIDDEN = {"display": "none"}
 SHOWN: dict[str, str] = {}
-NO_GOLD_HINT = "Run `make run` (or `lakehouse run`) to build the gold tables, then reload this page."
+NO_GOLD_HINT = "Run `bash scripts/run.sh` (the README's run command) to build the gold tables, then reload this page."
 
 
 def create_app(data_dir: Path) -> dash.Dash:

@@ -6,6 +6,9 @@ test is what the Dagster UI would run: the same jobs, the same IO manager, the s
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 import polars as pl
+import pyarrow as pa
 from dagster._utils.error import SerializableErrorInfo
 
 from retail_lakehouse import errors
@@ -76,7 +80,22 @@ def execute(
                 f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed: "
                 f"{evaluation.description or ''}"
             )
+    del result
+    release_memory()
     return outcome
+
+
+def release_memory() -> None:
+    """Give freed memory back to the system between runs.
+
+    pyarrow's pool and glibc's arenas keep what a run freed; without this, each year's run in the same
+    process stacked its peak on the last (measured at 100M lines: 5.8 GB after six years against 2.7 GB for
+    one year alone).
+    """
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def root_cause(error: SerializableErrorInfo) -> str:

@@ -62,3 +62,16 @@ def test_workspace_yaml_loads_every_asset_for_dagster_dev(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Validation successful for code location retail_lakehouse.definitions" in result.stdout + result.stderr
+
+
+def test_dashboard_binds_to_localhost_without_debug_unless_asked(environment, monkeypatch):
+    import dashboard.app
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(dashboard.app, "serve", lambda data_dir, **options: calls.append({"dir": data_dir, **options}))
+    assert main(["dashboard"]) == 0
+    assert main(["dashboard", "--host", "0.0.0.0", "--port", "9000", "--debug"]) == 0
+    assert calls == [
+        {"dir": environment, "host": "127.0.0.1", "port": 8050, "debug": False},
+        {"dir": environment, "host": "0.0.0.0", "port": 9000, "debug": True},
+    ]

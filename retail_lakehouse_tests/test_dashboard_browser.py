@@ -124,6 +124,8 @@ def kpi(page: Any, index: int) -> tuple[str, str]:
 
 
 def traces(page: Any, graph: str) -> list[dict[str, Any]]:
+    # Plotly draws after Dash renders (and loads itself on first use): wait until the graph has its data.
+    page.wait_for_function("id => document.querySelector(`#${id} .js-plotly-plot`)?.data", arg=graph)
     return page.evaluate(
         """id => document.querySelector(`#${id} .js-plotly-plot`).data.map(t => ({
             x: Array.from(t.x), y: Array.from(t.y), customdata: t.customdata ? Array.from(t.customdata) : null}))""",

@@ -291,7 +291,7 @@ def test_missing_gold_is_reported_not_raised(tmp_path: Path) -> None:
     assert data.missing_tables(tmp_path / "nowhere") == list(data.GOLD_TABLES)
     assert data.read_gold(tmp_path / "nowhere", "yearly_sales").is_empty()
     page = render_page(tmp_path / "nowhere", "")
-    assert "make run" in str(page["message"]) and page["body_style"] == {"display": "none"}
+    assert "bash scripts/run.sh" in str(page["message"]) and page["body_style"] == {"display": "none"}
 
 
 @pytest.mark.parametrize(
