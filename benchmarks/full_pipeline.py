@@ -32,7 +32,7 @@ from retail_lakehouse.definitions import YEARLY_JOB, build_definitions
 from retail_lakehouse.generator.calendar import generate_calendar
 from retail_lakehouse.generator.products import generate_products
 from retail_lakehouse.generator.stores import generate_stores
-from retail_lakehouse.runs import execute, run_pipeline
+from retail_lakehouse.runs import execute, release_memory, run_pipeline
 from retail_lakehouse.settings import Settings, parse_years
 from retail_lakehouse.storage import Lakehouse
 from retail_lakehouse.transforms.silver import clean_calendar, clean_products, clean_stores
@@ -65,6 +65,7 @@ def build_bronze(settings: Settings, lakehouse: Lakehouse) -> Stage:
             dims = [lakehouse.scan("bronze", t) for t in ("stores", "products", "calendar")]
             chunks = YearOfTransactions(settings, year, *dims).chunks()
             stage.rows += lakehouse.write("bronze", "transactions", year, chunks, settings.bronze_zstd_level).rows
+            release_memory()  # as `runs.execute` does after each year's run
         stage.bytes_written = layer_bytes(lakehouse, "bronze")
     return stage
 
@@ -81,6 +82,7 @@ def build_silver(settings: Settings, lakehouse: Lakehouse) -> Stage:
             }.items():
                 lakehouse.write("silver", table, year, frame, settings.silver_zstd_level)
             stage.rows += lakehouse.rows("bronze", "transactions", year)
+            release_memory()
         stage.bytes_written = layer_bytes(lakehouse, "silver")
     return stage
 
@@ -96,6 +98,7 @@ def build_gold(settings: Settings, lakehouse: Lakehouse) -> Stage:
                 }
                 lakehouse.write("gold", table.name, year, table.compute(inputs, year), settings.gold_zstd_level)
             stage.rows += lakehouse.rows("silver", "transactions", year)
+            release_memory()
         stage.bytes_written = layer_bytes(lakehouse, "gold")
     return stage
 
