@@ -287,6 +287,20 @@ def test_a_rewritten_partition_is_reloaded(gold: Path) -> None:
     assert data.sales_per_year(gold)["revenue"].to_list() == [D("30.00"), D("99.99")]
 
 
+def test_preloaded_gold_is_served_without_reading_files_again(gold: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert data.preload(gold) == len(list((gold / "gold").rglob("data.parquet")))
+
+    def no_reads(*args: Any, **kwargs: Any) -> pl.DataFrame:
+        raise AssertionError("a preloaded partition was read from disk again")
+
+    monkeypatch.setattr(data.pl, "read_parquet", no_reads)
+    assert data.sales_per_year(gold)["revenue"].to_list() == [D("30.00"), D("43.85")]
+    assert rows(data.sales_per_state(gold, *MARCH_2024), "state_code", "revenue") == [
+        ("BY", D("37.75")),
+        ("NW", D("5.00")),
+    ]
+
+
 def test_missing_gold_is_reported_not_raised(tmp_path: Path) -> None:
     assert data.missing_tables(tmp_path / "nowhere") == list(data.GOLD_TABLES)
     assert data.read_gold(tmp_path / "nowhere", "yearly_sales").is_empty()
