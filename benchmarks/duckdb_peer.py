@@ -124,42 +124,42 @@ def run_duckdb(data_dir: Path, out: Path, years: list[int]) -> dict[str, float]:
     import duckdb
 
     from retail_lakehouse.settings import Settings
+    from retail_lakehouse.storage import Lakehouse
 
     settings = Settings.from_env()  # the same zstd levels as ours
+    source, target = Lakehouse(data_dir), Lakehouse(out)
     connection = duckdb.connect()
     connection.execute(f"SET temp_directory = '{out / 'duckdb_tmp'}'")
-    dims = {t: data_dir / "silver" / t / "data.parquet" for t in ("stores", "products")}
+    dims = {t: source.path("silver", t) for t in ("stores", "products")}
     timings = {"silver": 0.0, "gold": 0.0}
     for year in years:
-        paths = {name: out / layer / name / f"year={year}" / "data.parquet"
-                 for layer, name in [("silver", "transactions"), ("silver", "transactions_quarantine")]}  # fmt: skip
-        for path in paths.values():
+        silver, quarantine = (target.path("silver", t, year) for t in ("transactions", "transactions_quarantine"))
+        for path in (silver, quarantine):
             path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         connection.execute(SILVER_SQL.format(
-            bronze=data_dir / "bronze" / "transactions" / f"year={year}" / "data.parquet", year=year,
+            bronze=source.path("bronze", "transactions", year), year=year,
             stores=dims["stores"], products=dims["products"], columns=BRONZE_COLUMNS,
-            silver=paths["transactions"], quarantine=paths["transactions_quarantine"],
-            parquet=PARQUET.format(level=settings.silver_zstd_level),
+            silver=silver, quarantine=quarantine, parquet=PARQUET.format(level=settings.silver_zstd_level),
         ))  # fmt: skip
         timings["silver"] += time.perf_counter() - started
 
         started = time.perf_counter()
-        silver = paths["transactions"]
         connection.execute(
             f"CREATE OR REPLACE TEMP TABLE store_daily AS SELECT date, year, month, store_id, {MEASURE_SQL} "
             f"FROM read_parquet('{silver}') GROUP BY ALL"
         )
+        rolled_up_from = {  # gold tables that later queries read back, by their name in GOLD_SQL
+            "product_monthly": target.path("gold", "product_monthly_sales", year),
+            "region_category": target.path("gold", "region_category_daily_sales", year),
+        }
         for table, query in GOLD_SQL.items():
-            target = out / "gold" / table / f"year={year}" / "data.parquet"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            written = {name: out / "gold" / f"{table}" / f"year={year}" / "data.parquet"
-                       for name, table in [("product_monthly", "product_monthly_sales"),
-                                           ("region_category", "region_category_daily_sales")]}  # fmt: skip
-            select = query.format(silver=silver, **written, **dims)
+            path = target.path("gold", table, year)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            select = query.format(silver=silver, **rolled_up_from, **dims)
             if table != "top_products_monthly":  # every other gold table has the full measures
                 select = f"SELECT *, {AVG_BASKET_SQL} AS avg_basket FROM ({select})"
-            connection.execute(f"COPY ({select}) TO '{target}' {PARQUET.format(level=settings.gold_zstd_level)}")
+            connection.execute(f"COPY ({select}) TO '{path}' {PARQUET.format(level=settings.gold_zstd_level)}")
         timings["gold"] += time.perf_counter() - started
     return timings
 
@@ -184,12 +184,13 @@ def compare_gold(ours: Path, duckdb_out: Path, years: list[int]) -> list[str]:
     """Join each compared gold table of both engines on its keys; report every measure that differs."""
     import polars as pl
 
+    from retail_lakehouse.storage import Lakehouse
+
     problems = []
     for table, keys in COMPARED_TABLES.items():
         for year in years:
-            path = f"gold/{table}/year={year}/data.parquet"
-            a = pl.read_parquet(ours / path).select(*keys, *MEASURES)
-            b = pl.read_parquet(duckdb_out / path).select(*keys, *MEASURES)
+            a = pl.read_parquet(Lakehouse(ours).path("gold", table, year)).select(*keys, *MEASURES)
+            b = pl.read_parquet(Lakehouse(duckdb_out).path("gold", table, year)).select(*keys, *MEASURES)
             b = b.with_columns([pl.col(c).cast(a.schema[c]) for c in [*keys, *MEASURES]])
             joined = a.join(b, on=keys, how="full", suffix="_duckdb", coalesce=True)
             for measure in MEASURES:
