@@ -13,8 +13,6 @@ baskets spanning them, which the dashboard labels rather than hides. Revenue, un
 
 from __future__ import annotations
 
-import os
-import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,11 +23,11 @@ from pathlib import Path
 import polars as pl
 
 from retail_lakehouse.schemas import GOLD_MODELS, REVENUE, empty_frame
+from retail_lakehouse.storage import Lakehouse
 from retail_lakehouse.transforms.gold import avg_basket, rolled_up_measures
 
 GOLD_TABLES: tuple[str, ...] = tuple(GOLD_MODELS)
 MEASURE_COLUMNS = ("revenue", "units", "transactions", "lines", "avg_basket")
-_PARTITION = re.compile(r"^year=(\d{4})$")
 
 
 @dataclass(frozen=True)
@@ -71,19 +69,9 @@ _cache_lock = threading.Lock()
 
 
 def partition_files(data_dir: Path, table: str) -> dict[int, Path]:
-    """The table's partition files by year (only those that exist)."""
-    root = Path(data_dir) / "gold" / table
-    try:
-        entries = list(os.scandir(root))
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    files: dict[int, Path] = {}
-    for entry in entries:
-        match = _PARTITION.match(entry.name)
-        path = Path(entry.path) / "data.parquet"
-        if match and path.is_file():
-            files[int(match.group(1))] = path
-    return dict(sorted(files.items()))
+    """The table's partition files by year (only those that exist), as the lakehouse's storage lays them out."""
+    gold = Lakehouse(Path(data_dir))
+    return {year: gold.path("gold", table, year) for year in gold.years("gold", table)}
 
 
 def _read_partition(path: Path) -> pl.DataFrame:
