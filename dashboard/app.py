@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import dash
+import polars as pl
 from dash import Input, Output, dcc, html
 
 from dashboard import data, figures
@@ -260,9 +261,12 @@ def _render_view(data_dir: Path, years: list[int], view: View) -> dict[str, Any]
     previous: tuple[Totals | None, str] | None = None
     if compared is not None:
         prior, label = compared
-        has_data = prior.start.year in years or prior.end.year in years
-        previous = (data.period_totals(data_dir, prior.start, prior.end, filters) if has_data else None, label)
+        previous = (
+            data.period_totals(data_dir, prior.start, prior.end, filters) if prior.touches(years) else None,
+            label,
+        )
 
+    stores = data.top_stores(data_dir, view.day, filters) if view.day is not None else None
     before, after = neighbours(view, years)
     return {
         "message": None,
@@ -276,7 +280,7 @@ def _render_view(data_dir: Path, years: list[int], view: View) -> dict[str, Any]
             dcc.Link(_step_label(after) + " ›", href=after.href(), className="step") if after else None,
         ],
         "kpis": _kpis(totals, previous, filters),
-        **_trend(data_dir, years, view, period),
+        **_trend(data_dir, years, view, period, stores),
         "state_title": "By federal state" + (" · " + _categories_note(filters) if filters.categories else ""),
         "states_figure": figures.states_figure(
             data.sales_per_state(data_dir, period.start, period.end, Filters(categories=filters.categories)),
@@ -288,7 +292,7 @@ def _render_view(data_dir: Path, years: list[int], view: View) -> dict[str, Any]
             CATEGORIES,
             filters.categories,
         ),
-        "tables": _tables(data_dir, years, view, period),
+        "tables": _tables(data_dir, view, period, stores),
     }
 
 
@@ -366,7 +370,12 @@ def _kpis(totals: Totals, previous: tuple[Totals | None, str] | None, filters: F
     ]
 
 
-def _trend(data_dir: Path, years: list[int], view: View, period: Period) -> dict[str, Any]:
+def _stores_title(period: Period, filters: Filters) -> str:
+    return f"Top stores on {period.label}" + (" (all categories)" if filters.categories else "")
+
+
+def _trend(data_dir: Path, years: list[int], view: View, period: Period, stores: pl.DataFrame | None) -> dict[str, Any]:
+    """The main chart: years, a year's months, a month's or week's days, or a day's top stores."""
     filters = view.filters
     week_links: list[Any] = []
     note: Any = None
@@ -398,9 +407,8 @@ def _trend(data_dir: Path, years: list[int], view: View, period: Period) -> dict
                 for monday in weeks_of_month(view.year, view.month)
             ]  # fmt: skip
     else:
-        assert view.day is not None
-        stores = data.top_stores(data_dir, view.day, filters)
-        title = f"Top stores on {period.label}" + (" (all categories)" if filters.categories else "")
+        assert view.day is not None and stores is not None
+        title = _stores_title(period, filters)
         figure = figures.stores_figure(stores)
         marks = data.calendar_marks(data_dir, view.day, view.day, filters.states)
         closed = marks.filter(marks["all_closed"]) if marks.height else marks
@@ -412,7 +420,7 @@ def _trend(data_dir: Path, years: list[int], view: View, period: Period) -> dict
     return {"trend_title": title, "trend": figure, "week_links": week_links, "trend_note": note}
 
 
-def _tables(data_dir: Path, years: list[int], view: View, period: Period) -> list[Any]:
+def _tables(data_dir: Path, view: View, period: Period, stores: pl.DataFrame | None) -> list[Any]:
     filters = view.filters
     if view.level == "all":
         year, month, scope = None, None, f"all years ({period.label})"
@@ -450,14 +458,13 @@ def _tables(data_dir: Path, years: list[int], view: View, period: Period) -> lis
             ],
         )
     ]  # fmt: skip
-    if view.level == "day" and view.day is not None:
-        stores = data.top_stores(data_dir, view.day, filters)
+    if stores is not None:
         children.append(
             html.Section(
                 className="card",
                 id="top-stores",
                 children=[
-                    html.H3(f"Top stores on {period.label}" + (" (all categories)" if filters.categories else "")),
+                    html.H3(_stores_title(period, filters)),
                     _table(
                         ["Store", "City", "State", "Format", "Revenue", "Transactions", "Avg. basket"],
                         [

@@ -42,6 +42,10 @@ class Period:
     end: date
     label: str
 
+    def touches(self, years: Sequence[int]) -> bool:
+        """Whether the period has a day in one of `years` (the years gold has)."""
+        return self.start.year in years or self.end.year in years
+
 
 @dataclass(frozen=True)
 class View:
@@ -212,9 +216,10 @@ def parse_view(search: str | None, years: Sequence[int]) -> View:
             monday = date.fromisocalendar(int(iso_year), int(iso_week), 1)
         except ValueError:
             raise BadAddress(f"“{raw}” is not a week; weeks look like 2024-W11.") from None
-        if not {monday.year, (monday + timedelta(days=6)).year} & set(years):
+        week = View("week", week=monday, filters=filters)
+        if not week.period.touches(years):
             raise BadAddress(f"There is no data for week {raw}; the lakehouse has {known}.")
-        return View("week", week=monday, filters=filters)
+        return week
 
     if params.get("view", [""])[-1] == "all":
         return View("all", filters=filters)
@@ -277,10 +282,7 @@ def neighbours(view: View, years: Sequence[int]) -> tuple[View | None, View | No
         candidates = [View("day", d.year, d.month, d) for d in days]
 
     def inside(candidate: View) -> View | None:
-        period = candidate.period
-        if period.start.year in years or period.end.year in years:
-            return candidate.with_filters(view.filters)
-        return None
+        return candidate.with_filters(view.filters) if candidate.period.touches(years) else None
 
     before, after = candidates
     return inside(before), inside(after)
