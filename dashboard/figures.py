@@ -55,6 +55,10 @@ def _money(values: Sequence[object]) -> list[float]:
     return [float(v) if v is not None else 0.0 for v in values]  # type: ignore[arg-type]
 
 
+def _revenue_by(frame: pl.DataFrame, key: str) -> dict[Any, float]:
+    return dict(zip(frame[key].to_list(), _money(frame["revenue"].to_list()), strict=True))
+
+
 def _bar(**trace: Any) -> dict[str, Any]:
     return {"type": "bar", "name": "Revenue", "marker": {"color": trace.pop("color", BLUE)}, **trace}
 
@@ -84,7 +88,7 @@ def months_figure(current: pl.DataFrame, previous: pl.DataFrame, year: int) -> F
     bars = []
     for frame, shown_year, color in ((previous, year - 1, GREY), (current, year, BLUE)):
         if frame.height or shown_year == year:
-            revenue = dict(zip(frame["month"].to_list(), _money(frame["revenue"].to_list()), strict=True))
+            revenue = _revenue_by(frame, "month")
             bars.append(_bar(
                 x=x, y=[revenue.get(m, 0.0) for m in months], name=str(shown_year), color=color, customdata=tokens,
                 hovertemplate=f"%{{x}} {shown_year}: {MONEY_HOVER}<extra></extra>",
@@ -97,7 +101,7 @@ def days_figure(per_day: pl.DataFrame, marks: pl.DataFrame) -> Figure:
 
     `marks` (from `data.calendar_marks`) lists every day of the period, so closed days show as gaps.
     """
-    revenue = dict(zip(per_day["date"].to_list(), _money(per_day["revenue"].to_list()), strict=True))
+    revenue = _revenue_by(per_day, "date")
     days: list[date] = marks["date"].to_list()
     half_day = timedelta(hours=12)  # a bar is centred on its date's midnight
 
@@ -149,14 +153,14 @@ def stores_figure(stores: pl.DataFrame) -> Figure:
 
 def states_figure(per_state: pl.DataFrame, selected: Sequence[str]) -> Figure:
     """Revenue per federal state (all 16, zero where none), the filtered ones highlighted; click filters."""
-    revenue = dict(zip(per_state["state_code"].to_list(), _money(per_state["revenue"].to_list()), strict=True))
+    revenue = _revenue_by(per_state, "state_code")
     codes = sorted(STATE_NAMES, key=lambda code: (revenue.get(code, 0.0), code))
     return _breakdown([STATE_NAMES[c] for c in codes], [revenue.get(c, 0.0) for c in codes], codes, selected)
 
 
 def categories_figure(per_category: pl.DataFrame, categories: Sequence[str], selected: Sequence[str]) -> Figure:
     """Revenue per category (all of them), the filtered ones highlighted; click filters."""
-    revenue = dict(zip(per_category["category"].to_list(), _money(per_category["revenue"].to_list()), strict=True))
+    revenue = _revenue_by(per_category, "category")
     ordered = sorted(categories, key=lambda c: (revenue.get(c, 0.0), c))
     return _breakdown(list(ordered), [revenue.get(c, 0.0) for c in ordered], list(ordered), selected)
 

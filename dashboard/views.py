@@ -15,16 +15,12 @@ from typing import Literal
 from urllib.parse import parse_qs, urlencode
 
 from dashboard.data import NO_FILTERS, Filters
+from retail_lakehouse.generator.stores import FEDERAL_STATES
 from retail_lakehouse.schemas import CATEGORIES, STATE_CODES
 
 Level = Literal["all", "year", "month", "week", "day"]
 
-STATE_NAMES: dict[str, str] = {
-    "BW": "Baden-Württemberg", "BY": "Bayern", "BE": "Berlin", "BB": "Brandenburg", "HB": "Bremen",
-    "HH": "Hamburg", "HE": "Hessen", "MV": "Mecklenburg-Vorpommern", "NI": "Niedersachsen",
-    "NW": "Nordrhein-Westfalen", "RP": "Rheinland-Pfalz", "SL": "Saarland", "SN": "Sachsen",
-    "ST": "Sachsen-Anhalt", "SH": "Schleswig-Holstein", "TH": "Thüringen",
-}  # fmt: skip
+STATE_NAMES: dict[str, str] = {code: name for code, name, *_ in FEDERAL_STATES}
 MONTH_NAMES = tuple(calendar.month_name)  # index 1..12
 MONTH_ABBR = tuple(calendar.month_abbr)
 WEEKDAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
