@@ -1,8 +1,9 @@
 """The dashboard's only door to the lakehouse: plain functions that read gold and return small Polars frames.
 
-Gold lives at `<data_dir>/gold/<table>/year=<YYYY>/data.parquet`. The pipeline may rewrite a partition at any
-time (atomic rename), so every read stats the partition files and reloads one whose identity (inode, mtime,
-size) changed; otherwise the parsed frame is served from memory, since gold is small and read on every click.
+Gold is read as the catalog publishes it (`<data_dir>/gold/<table>/`, Delta tables, at the published version),
+never what a run has written but not yet published. Each table is read whole once per published version and
+served from memory after that (gold is small and read on every click); a publish makes the next read load
+the new version.
 
 Which table answers a question depends on the filters, because transactions only add up where baskets
 cannot overlap: without a category filter they are exact (a basket belongs to one store and day), so the
@@ -22,7 +23,8 @@ from pathlib import Path
 
 import polars as pl
 
-from retail_lakehouse.schemas import GOLD_MODELS, REVENUE, empty_frame
+from retail_lakehouse.catalog import Catalog
+from retail_lakehouse.schemas import GOLD_MODELS, REVENUE, empty_frame, polars_schema
 from retail_lakehouse.storage import Lakehouse
 from retail_lakehouse.transforms.gold import avg_basket, rolled_up_measures
 
@@ -62,60 +64,67 @@ class Totals:
         return (self.revenue / self.transactions).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-# --- reading partitions, with a cache that notices rewritten files ---------------------------------------
+# --- reading published gold, with a cache keyed on the published version ---------------------------------
 
-_cache: dict[Path, tuple[tuple[int, int, int], pl.DataFrame]] = {}
+_cache: dict[tuple[Path, str, int], pl.DataFrame] = {}
 _cache_lock = threading.Lock()
 
 
-def partition_files(data_dir: Path, table: str) -> dict[int, Path]:
-    """The table's partition files by year (only those that exist), as the lakehouse's storage lays them out."""
-    gold = Lakehouse(Path(data_dir))
-    return {year: gold.path("gold", table, year) for year in gold.years("gold", table)}
+def _catalog(data_dir: Path) -> Catalog:
+    return Catalog(Lakehouse(Path(data_dir)))
 
 
-def _read_partition(path: Path) -> pl.DataFrame:
-    stat = path.stat()
-    identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+def gold_generation(data_dir: Path) -> str:
+    """A token that changes whenever gold is republished (the catalog's version): what caches key on."""
+    return str(_catalog(data_dir).current().version)
+
+
+def published_years(data_dir: Path, table: str) -> list[int]:
+    """The years the published version of a gold table has rows for, ascending."""
+    published = _catalog(data_dir).current().table("gold", table)
+    return [] if published is None else sorted(int(y) for y in published.rows if y.isdigit())
+
+
+def _read_table(data_dir: Path, table: str) -> pl.DataFrame:
+    """The whole published table, from memory if that version was read before (gold is small)."""
+    published = _catalog(data_dir).current().table("gold", table)
+    if published is None:
+        return empty_frame(GOLD_MODELS[table])
+    key = (Path(data_dir), table, published.delta_version)
     with _cache_lock:
-        cached = _cache.get(path)
-    if cached is not None and cached[0] == identity:
-        return cached[1]
-    # If the file is swapped between stat and read, the next call sees a new identity and reads again.
-    frame = pl.read_parquet(path, hive_partitioning=False)
+        cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    columns = list(polars_schema(GOLD_MODELS[table]))
+    frame = Lakehouse(Path(data_dir)).scan("gold", table, published.delta_version).select(columns).collect()
     with _cache_lock:
-        _cache[path] = (identity, frame)
+        for stale in [k for k in _cache if k[:2] == key[:2]]:
+            del _cache[stale]
+        _cache[key] = frame
     return frame
 
 
 def read_gold(data_dir: Path, table: str, years: Iterable[int] | None = None) -> pl.DataFrame:
-    """The table's rows for `years` (all years if None), reloading any partition rewritten since last read."""
-    wanted = None if years is None else set(years)
-    frames = [
-        _read_partition(path)
-        for year, path in partition_files(data_dir, table).items()
-        if wanted is None or year in wanted
-    ]
-    if not frames:
-        return empty_frame(GOLD_MODELS[table])
-    return pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
+    """The table's published rows for `years` (all years if None); a republished table is read again."""
+    frame = _read_table(data_dir, table)
+    return frame if years is None else frame.filter(pl.col("year").is_in(list(years)))
 
 
 def preload(data_dir: Path) -> int:
-    """Read every gold partition into the cache and return how many were read.
+    """Read every published gold table into the cache and return how many were read.
 
     The app calls this in the background when it starts: gold is small (44 MB at 100M lines), and a cold
     read of six years of a table costs a first visitor a few hundred milliseconds that warm reads do not.
     """
-    paths = [path for table in GOLD_TABLES for path in partition_files(data_dir, table).values()]
-    for path in paths:
-        _read_partition(path)
-    return len(paths)
+    tables = [table for table in GOLD_TABLES if published_years(data_dir, table)]
+    for table in tables:
+        _read_table(data_dir, table)
+    return len(tables)
 
 
 def missing_tables(data_dir: Path) -> list[str]:
     """Gold tables without any partition file: the dashboard cannot show anything until this is empty."""
-    return [table for table in GOLD_TABLES if not partition_files(data_dir, table)]
+    return [table for table in GOLD_TABLES if not published_years(data_dir, table)]
 
 
 def available_years(data_dir: Path) -> list[int]:

@@ -1,7 +1,8 @@
-"""Asset checks per year partition, run in the UI and in CI. Checks that prove data wrong are blocking.
+"""Asset checks per year partition, run in the UI and in CI: the audit of write-audit-publish.
 
-A blocking check that fails stops the assets downstream of its asset in the same run, so gold is never
-built from silver that lost or invented rows.
+Every check is blocking: a failure stops the assets downstream in the same run, the publish step included.
+Each verdict is also recorded in the catalog against the Delta version it audited, so a publish (in this run
+or a later one) publishes only versions whose every check passed.
 """
 
 import warnings
@@ -11,10 +12,11 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
-from retail_lakehouse.assets.gold import GOLD_TABLES
-from retail_lakehouse.assets.silver import quarantine_by_reason
+from retail_lakehouse.catalog import table_key
+from retail_lakehouse.errors import StorageError
 from retail_lakehouse.resources import LakehouseResource
-from retail_lakehouse.schemas import GOLD_MODELS, SilverTransactions, TransactionsQuarantine
+from retail_lakehouse.schemas import GOLD_MODELS, GRAINS, YEARLY_MODELS, SilverTransactions, TransactionsQuarantine
+from retail_lakehouse.transforms.silver import quarantine_by_reason
 
 # Per-partition checks are a preview feature in Dagster 1.13; we depend on them knowingly, so the warning
 # that every definition load would print is noise to the people running the pipeline.
@@ -25,23 +27,50 @@ MATCHES_CONTRACT = "matches_contract"
 QUARANTINE_MATCHES_MANIFEST = "quarantine_matches_manifest"
 NO_SALES_ON_CLOSED_DAYS = "no_sales_on_closed_days"
 RECONCILES_WITH_SILVER = "reconciles_with_silver"
+UNIQUE_GRAIN = "unique_grain"
+HAS_ROWS = "has_rows"
+HAS_EVERY_MONTH = "has_every_month"
+VOLUME_NEAR_PUBLISHED = "volume_near_published"
 
+BRONZE = ["bronze", "transactions"]
 SILVER = ["silver", "transactions"]
 QUARANTINE = ["silver", "transactions_quarantine"]
+MANIFEST = ["bronze", "defect_manifest"]
 VALIDATION_BATCH_ROWS = 2_000_000
 FAILURE_EXAMPLES = 3
 
 
 def rows(frame: pl.LazyFrame) -> int:
-    """Row count; for a Parquet scan Polars reads it from the footer."""
     return frame.select(pl.len()).collect().item()
 
 
-def contract_failures(frame: pl.LazyFrame, model: type[pa.DataFrameModel]) -> pl.DataFrame:
-    """Validate a written partition against its model in bounded batches; one row per (column, check).
+def audited(
+    context: dg.AssetCheckExecutionContext,
+    lakehouse: LakehouseResource,
+    asset: list[str],
+    result: dg.AssetCheckResult,
+) -> dg.AssetCheckResult:
+    """Record the verdict against the staged version of the checked table, then hand it to Dagster."""
+    layer, table = asset
+    version = lakehouse.lakehouse.head_version(layer, table)
+    if version is not None:
+        check = context.check_specs[0].name
+        lakehouse.catalog.record_audit(
+            table_key(layer, table), version, context.partition_key, check, result.passed, context.run.run_id
+        )
+    return result
 
-    Each row names the column, the check, how many values failed and a few example values.
-    """
+
+def staged_partition(lakehouse: LakehouseResource, asset: tuple[str, str], year: str) -> pl.LazyFrame:
+    """The staged (newest) version of one year of a table: what the run wrote and the check audits."""
+    version = lakehouse.lakehouse.head_version(*asset)
+    if version is None:
+        raise StorageError(f"{table_key(*asset)} has not been materialized yet")
+    return lakehouse.lakehouse.scan(*asset, version, [int(year)])
+
+
+def contract_failures(frame: pl.LazyFrame, model: type[pa.DataFrameModel]) -> pl.DataFrame:
+    """Validate a written partition against its model in bounded batches; one row per (column, check)."""
     failures = []
     total = rows(frame)
     for offset in range(0, max(total, 1), VALIDATION_BATCH_ROWS):
@@ -50,8 +79,9 @@ def contract_failures(frame: pl.LazyFrame, model: type[pa.DataFrameModel]) -> pl
         except pa.errors.SchemaErrors as error:
             failures.append(error.failure_cases.select("column", "check", pl.col("failure_case").cast(pl.String)))
     if not failures:
-        return pl.DataFrame(schema={"column": pl.String, "check": pl.String, "failures": pl.UInt32,
-                                    "examples": pl.String})  # fmt: skip
+        return pl.DataFrame(
+            schema={"column": pl.String, "check": pl.String, "failures": pl.UInt32, "examples": pl.String}
+        )
     return (
         pl.concat(failures)
         .group_by("column", "check", maintain_order=True)
@@ -69,63 +99,137 @@ def contract_result(frame: pl.LazyFrame, model: type[pa.DataFrameModel]) -> dg.A
     )
 
 
+def grain_result(frame: pl.LazyFrame, grain: tuple[str, ...]) -> dg.AssetCheckResult:
+    """Unique and not null on the grain's columns: one row per key."""
+    keys = frame.select(grain)
+    duplicated = keys.group_by(grain).len().filter(pl.col("len") > 1)
+    nulls = keys.filter(pl.any_horizontal(pl.all().is_null())).select(pl.len()).collect().item()
+    examples = duplicated.head(FAILURE_EXAMPLES).collect()
+    count = duplicated.select(pl.len()).collect().item()
+    problems = []
+    if count:
+        problems.append(f"{count} keys occur more than once, e.g. {examples.drop('len').rows()}")
+    if nulls:
+        problems.append(f"{nulls} rows have a null key")
+    return dg.AssetCheckResult(
+        passed=not problems,
+        description="; ".join(problems) or f"one row per {', '.join(grain)}",
+        metadata={"duplicate_keys": count, "null_keys": nulls, "grain": ", ".join(grain)},
+    )
+
+
+def volume_result(year_rows: int, months: set[int], expected_months: set[int], published_rows: int | None,
+                  max_change: float, rebuild: bool) -> dict[str, dg.AssetCheckResult]:  # fmt: skip
+    """The volume and completeness guards of a year's bronze, by check name."""
+    missing = sorted(expected_months - months)
+    change = None if not published_rows else year_rows / published_rows - 1
+    volume_ok = rebuild or change is None or abs(change) <= max_change
+    volume_text = (
+        "no published version to compare with"
+        if change is None
+        else f"{year_rows} rows against {published_rows} published ({change:+.1%}, limit ±{max_change:.0%})"
+    )
+    return {
+        HAS_ROWS: dg.AssetCheckResult(
+            passed=year_rows > 0, description=f"{year_rows} rows", metadata={"rows": year_rows}
+        ),
+        HAS_EVERY_MONTH: dg.AssetCheckResult(
+            passed=not missing,
+            description=f"months without any line: {missing}" if missing else "every month has lines",
+            metadata={"missing_months": str(missing)},
+        ),
+        VOLUME_NEAR_PUBLISHED: dg.AssetCheckResult(
+            passed=volume_ok,
+            description=volume_text + (" (a rebuild: not enforced)" if rebuild and not volume_ok else ""),
+            metadata={"rows": year_rows, "published_rows": published_rows or 0},
+        ),
+    }
+
+
 def build_checks(partitions: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
-    @dg.asset_check(
-        asset=SILVER,
-        name=ROW_CONSERVATION,
-        partitions_def=partitions,
-        blocking=True,
-        additional_ins={"bronze": dg.AssetIn(["bronze", "transactions"]), "quarantine": dg.AssetIn(QUARANTINE)},
+    def check(asset: list[str], name: str, **kwargs: Any):
+        return dg.asset_check(asset=asset, name=name, partitions_def=partitions, blocking=True, **kwargs)
+
+    def bronze_guard(name: str, doc: str) -> dg.AssetChecksDefinition:
+        @check(BRONZE, name)
+        def guard(
+            context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource, transactions: pl.LazyFrame
+        ) -> dg.AssetCheckResult:
+            year = context.partition_key
+            months = set(transactions.select(pl.col("transaction_ts").dt.month().unique()).collect().to_series())
+            published = lakehouse.catalog.current().table("bronze", "transactions")
+            published_rows = None if published is None else published.rows.get(year)
+            results = volume_result(
+                rows(transactions), {m for m in months if m is not None}, set(range(1, 13)), published_rows,
+                lakehouse.max_volume_change, lakehouse.rebuild,
+            )  # fmt: skip
+            return audited(context, lakehouse, BRONZE, results[name])
+
+        guard.__doc__ = doc
+        return guard
+
+    @check(
+        SILVER, ROW_CONSERVATION, additional_ins={"bronze": dg.AssetIn(BRONZE), "quarantine": dg.AssetIn(QUARANTINE)}
     )
     def row_conservation(
-        transactions: pl.LazyFrame, bronze: pl.LazyFrame, quarantine: pl.LazyFrame
+        context: dg.AssetCheckExecutionContext,
+        lakehouse: LakehouseResource,
+        transactions: pl.LazyFrame,
+        bronze: pl.LazyFrame,
+        quarantine: pl.LazyFrame,
     ) -> dg.AssetCheckResult:
         """Check that every bronze row is in exactly one of silver or the quarantine: the counts add up."""
         counts = {"bronze": rows(bronze), "silver": rows(transactions), "quarantine": rows(quarantine)}
         lost = counts["bronze"] - counts["silver"] - counts["quarantine"]
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=lost == 0,
             description=f"bronze {counts['bronze']} = silver {counts['silver']} + quarantine "
             f"{counts['quarantine']}" + ("" if lost == 0 else f"; {lost:+d} rows unaccounted for"),
             metadata=counts | {"unaccounted": lost},
         )
+        return audited(context, lakehouse, SILVER, result)
 
-    @dg.asset_check(asset=SILVER, name=MATCHES_CONTRACT, partitions_def=partitions, blocking=True)
-    def silver_contract(transactions: pl.LazyFrame) -> dg.AssetCheckResult:
+    @check(SILVER, MATCHES_CONTRACT)
+    def silver_contract(
+        context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource, transactions: pl.LazyFrame
+    ) -> dg.AssetCheckResult:
         """Check that every silver row matches the SilverTransactions model (types, ranges, allowed values)."""
-        return contract_result(transactions, SilverTransactions)
+        return audited(context, lakehouse, SILVER, contract_result(transactions, SilverTransactions))
 
-    @dg.asset_check(asset=QUARANTINE, name=MATCHES_CONTRACT, partitions_def=partitions, blocking=True)
-    def quarantine_contract(transactions_quarantine: pl.LazyFrame) -> dg.AssetCheckResult:
+    @check(QUARANTINE, MATCHES_CONTRACT)
+    def quarantine_contract(
+        context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource, transactions_quarantine: pl.LazyFrame
+    ) -> dg.AssetCheckResult:
         """Check that every quarantined row matches the TransactionsQuarantine model and has a known reason."""
-        return contract_result(transactions_quarantine, TransactionsQuarantine)
+        return audited(context, lakehouse, QUARANTINE, contract_result(transactions_quarantine, TransactionsQuarantine))
 
-    @dg.asset_check(
-        asset=QUARANTINE,
-        name=QUARANTINE_MATCHES_MANIFEST,
-        partitions_def=partitions,
-        blocking=True,
-        additional_ins={"manifest": dg.AssetIn(["bronze", "defect_manifest"])},
+    @check(
+        QUARANTINE, QUARANTINE_MATCHES_MANIFEST, additional_ins={"manifest": dg.AssetIn(["bronze", "defect_manifest"])}
     )
-    def matches_manifest(transactions_quarantine: pl.LazyFrame, manifest: pl.LazyFrame) -> dg.AssetCheckResult:
+    def matches_manifest(
+        context: dg.AssetCheckExecutionContext,
+        lakehouse: LakehouseResource,
+        transactions_quarantine: pl.LazyFrame,
+        manifest: pl.LazyFrame,
+    ) -> dg.AssetCheckResult:
         """Check that the quarantine holds, reason by reason, exactly the rows the generator corrupted."""
         expected = dict(manifest.select("reason", "rows").collect().iter_rows())
         found = quarantine_by_reason(transactions_quarantine)
         differences = {r: found[r] - expected.get(r, 0) for r in found if found[r] != expected.get(r, 0)}
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=not differences,
             description="every reason matches the manifest" if not differences else f"found - expected: {differences}",
             metadata={f"found/{r}": n for r, n in found.items()} | {f"expected/{r}": n for r, n in expected.items()},
         )
+        return audited(context, lakehouse, QUARANTINE, result)
 
-    @dg.asset_check(
-        asset=SILVER,
-        name=NO_SALES_ON_CLOSED_DAYS,
-        partitions_def=partitions,
-        blocking=True,
-        additional_ins={"calendar": dg.AssetIn(["silver", "calendar"])},
-    )
-    def no_closed_day_sales(transactions: pl.LazyFrame, calendar: pl.LazyFrame) -> dg.AssetCheckResult:
+    @check(SILVER, NO_SALES_ON_CLOSED_DAYS, additional_ins={"calendar": dg.AssetIn(["silver", "calendar"])})
+    def no_closed_day_sales(
+        context: dg.AssetCheckExecutionContext,
+        lakehouse: LakehouseResource,
+        transactions: pl.LazyFrame,
+        calendar: pl.LazyFrame,
+    ) -> dg.AssetCheckResult:
         """Check that silver has no sales on a Sunday or on a public holiday of the store's federal state."""
         closed = (
             transactions.select("date", "state_code", "transaction_id")
@@ -133,21 +237,47 @@ def build_checks(partitions: dg.PartitionsDefinition) -> list[dg.AssetChecksDefi
             .filter(~pl.col("is_open").fill_null(False))
         )
         examples = closed.group_by("date", "state_code").len().sort("len", descending=True).head(5).collect()
-        count = int(examples["len"].sum()) if examples.height else 0
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=examples.is_empty(),
             description="no sales on closed days"
             if examples.is_empty()
             else f"sales on closed days, e.g. {examples.rows()}",
-            metadata={"lines_on_closed_days_top5": count},
+            metadata={"lines_on_closed_days_top5": int(examples["len"].sum()) if examples.height else 0},
         )
+        return audited(context, lakehouse, SILVER, result)
 
-    return [row_conservation, silver_contract, quarantine_contract, matches_manifest, no_closed_day_sales,
-            *[_reconciles_with_silver(table, partitions) for table in GOLD_MEASURE_TABLES]]  # fmt: skip
+    return [
+        bronze_guard(HAS_ROWS, "Check that the year's bronze has rows (an empty export publishes nothing)."),
+        bronze_guard(HAS_EVERY_MONTH, "Check that every month of the year has transaction lines in bronze."),
+        bronze_guard(
+            VOLUME_NEAR_PUBLISHED,
+            "Check that the year's row count is within LAKEHOUSE_MAX_VOLUME_CHANGE of its published version.",
+        ),
+        row_conservation,
+        silver_contract,
+        quarantine_contract,
+        matches_manifest,
+        no_closed_day_sales,
+        *[_unique_grain(asset, partitions) for asset in YEARLY_WITH_GRAIN],
+        *[_reconciles_with_silver(table, partitions) for table in GOLD_MEASURE_TABLES],
+    ]
 
 
+YEARLY_WITH_GRAIN = [key for key in GRAINS if key in YEARLY_MODELS]
 # Tables that hold the full measures of the year (a top-N table holds a subset and is not reconciled).
-GOLD_MEASURE_TABLES = [t.name for t in GOLD_TABLES if "avg_basket" in GOLD_MODELS[t.name].to_schema().columns]
+GOLD_MEASURE_TABLES = [name for name, model in GOLD_MODELS.items() if "avg_basket" in model.to_schema().columns]
+
+
+def _unique_grain(asset: tuple[str, str], partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
+    grain = GRAINS[asset]
+
+    @dg.asset_check(asset=list(asset), name=UNIQUE_GRAIN, partitions_def=partitions, blocking=True)
+    def unique_grain(context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource) -> dg.AssetCheckResult:
+        table = staged_partition(lakehouse, asset, context.partition_key)
+        return audited(context, lakehouse, list(asset), grain_result(table, grain))
+
+    unique_grain.__doc__ = f"Check that {'/'.join(asset)} has one row per {', '.join(grain)}, none null."
+    return unique_grain
 
 
 def _reconciles_with_silver(table: str, partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
@@ -161,15 +291,15 @@ def _reconciles_with_silver(table: str, partitions: dg.PartitionsDefinition) -> 
     def reconciles(
         context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource, silver: pl.LazyFrame
     ) -> dg.AssetCheckResult:
-        gold = lakehouse.lakehouse.scan("gold", table, context.partition_key)
-        gold_totals = _totals(gold)
+        gold_totals = _totals(staged_partition(lakehouse, ("gold", table), context.partition_key))
         silver_totals = _totals(silver.rename({"line_total": "revenue", "quantity": "units"}))
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=gold_totals == silver_totals,
             description=f"gold {gold_totals} vs silver {silver_totals}",
             metadata={f"gold/{k}": str(v) for k, v in gold_totals.items()}
             | {f"silver/{k}": str(v) for k, v in silver_totals.items()},
         )
+        return audited(context, lakehouse, ["gold", table], result)
 
     reconciles.__doc__ = f"Check that gold/{table} revenue, units and lines equal silver's to the cent."
     return reconciles
@@ -183,3 +313,12 @@ def _totals(frame: pl.LazyFrame) -> dict[str, Any]:
         .collect()
         .row(0, named=True)
     )
+
+
+def required_checks(checks: list[dg.AssetChecksDefinition]) -> dict[str, list[str]]:
+    """Check names per table key: what a staged version must have passed before it is published."""
+    required: dict[str, list[str]] = {}
+    for definition in checks:
+        for key in definition.check_keys:
+            required.setdefault(table_key(*key.asset_key.path), []).append(key.name)
+    return required

@@ -1,4 +1,4 @@
-"""The `lakehouse` command: generate, run, summary and dashboard.
+"""The `lakehouse` command: generate, run, summary, history, rollback and dashboard.
 
 Errors the lakehouse knows about (bad settings, malformed files, unknown partitions, missing data) are
 printed as one line, `error: ...`, with exit status 2; a failed Dagster run exits with status 1.
@@ -27,7 +27,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     run = commands.add_parser("run", help="materialize every asset for every configured year through Dagster")
     run.add_argument("--years", help="only these years, e.g. 2023 or 2021-2022 (default: LAKEHOUSE_YEARS)")
-    commands.add_parser("summary", help="print rows per layer and quarantined rows by reason")
+    run.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="rebuild under new settings (records them as the data root's identity; volume guards not enforced)",
+    )
+    commands.add_parser("summary", help="print published rows per layer and quarantined rows by reason")
+    commands.add_parser("history", help="list the published versions: when, which run, rows per year")
+    rollback = commands.add_parser("rollback", help="publish an earlier version again, every table together")
+    rollback.add_argument("version", type=int, help="a catalog version from `lakehouse history`")
     dashboard = commands.add_parser("dashboard", help="serve the dashboard on the gold tables")
     dashboard.add_argument("--host", default="127.0.0.1")
     dashboard.add_argument("--port", type=int, default=8050)
@@ -39,10 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "generate":
             return _generate(settings, to_landing=args.to_landing)
         if args.command == "run":
-            return _run(settings, parse_years(args.years) if args.years else settings.years)
+            return _run(settings, parse_years(args.years) if args.years else settings.years, args.rebuild)
         if args.command == "summary":
             _print_summary(settings, settings.years)
             return 0
+        if args.command == "history":
+            return _history(settings)
+        if args.command == "rollback":
+            return _rollback(settings, args.version)
         from dashboard.app import serve
 
         serve(settings.data_dir, host=args.host, port=args.port, debug=args.debug)
@@ -52,6 +64,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _require_data_root(settings: Settings) -> None:
+    if not settings.data_dir.is_dir():
+        raise LakehouseError(f"data root {settings.data_dir.resolve()} does not exist: run `lakehouse run` first")
+
+
+def _history(settings: Settings) -> int:
+    from retail_lakehouse.catalog import Catalog
+    from retail_lakehouse.storage import Lakehouse
+
+    _require_data_root(settings)
+    snapshots = Catalog(Lakehouse(settings.data_dir)).history()
+    if not snapshots:
+        print(f"nothing published yet in {settings.data_dir.resolve()}")
+    for snapshot in snapshots:
+        transactions = snapshot.table("silver", "transactions")
+        rows = ", ".join(f"{y}: {n:,}" for y, n in (transactions.rows if transactions else {}).items()) or "-"
+        print(f"{snapshot.version:>5}  {snapshot.published_at}  {snapshot.action:<22} run {snapshot.run_id[:8]:<8}  "
+              f"silver lines {rows}")  # fmt: skip
+    return 0
+
+
+def _rollback(settings: Settings, version: int) -> int:
+    from retail_lakehouse import writer
+    from retail_lakehouse.catalog import Catalog, rollback
+    from retail_lakehouse.storage import Lakehouse
+
+    _require_data_root(settings)
+    lakehouse = Lakehouse(settings.data_dir)
+    writer.acquire(lakehouse, "`lakehouse rollback`")
+    snapshot = rollback(Catalog(lakehouse), version, run_id="rollback")
+    print(f"published catalog version {snapshot.version}: the tables of version {version}")
+    return 0
 
 
 def _generate(settings: Settings, to_landing: bool) -> int:
@@ -65,10 +111,10 @@ def _generate(settings: Settings, to_landing: bool) -> int:
         return 0 if outcome.success else 1
 
     from retail_lakehouse import landing
-    from retail_lakehouse.assets.bronze import transaction_generator
     from retail_lakehouse.generator.calendar import generate_calendar
     from retail_lakehouse.generator.products import generate_products
     from retail_lakehouse.generator.stores import generate_stores
+    from retail_lakehouse.sources import transaction_generator
     from retail_lakehouse.storage import Lakehouse
 
     lakehouse = Lakehouse(settings.data_dir)
@@ -85,14 +131,15 @@ def _generate(settings: Settings, to_landing: bool) -> int:
     return 0
 
 
-def _run(settings: Settings, years: tuple[int, ...]) -> int:
+def _run(settings: Settings, years: tuple[int, ...], rebuild: bool) -> int:
     print(f"Materializing {len(years)} year(s) {years[0]}..{years[-1]} from {settings.source}, "
           f"{settings.rows:,} lines in all, into {settings.data_dir.resolve()}", flush=True)  # fmt: skip
     from retail_lakehouse.definitions import build_definitions
     from retail_lakehouse.runs import run_pipeline
 
     started = time.perf_counter()
-    outcomes = run_pipeline(build_definitions(settings), settings, years, progress=_report)
+    defs = build_definitions(settings, rebuild=rebuild)
+    outcomes = run_pipeline(defs, settings, years, progress=_report, rebuild=rebuild)
     if outcomes[0].success:
         _print_summary(settings, years)
     failed = [o for o in outcomes if not o.success]
@@ -113,11 +160,9 @@ def _print_summary(settings: Settings, years: Sequence[int]) -> None:
     import polars as pl
 
     from retail_lakehouse.runs import summary
-    from retail_lakehouse.storage import Lakehouse
 
-    if not settings.data_dir.is_dir():
-        raise LakehouseError(f"data root {settings.data_dir.resolve()} does not exist: run `lakehouse run` first")
-    table = summary(Lakehouse(settings.data_dir), years)
+    _require_data_root(settings)
+    table = summary(settings.data_dir, years)
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True,
                    thousands_separator=True, tbl_width_chars=200, fmt_str_lengths=60):  # fmt: skip
         print(table)

@@ -4,8 +4,9 @@ import dagster as dg
 
 from retail_lakehouse.assets.bronze import build_bronze_assets
 from retail_lakehouse.assets.gold import build_gold_assets
+from retail_lakehouse.assets.publish import build_publish_assets
 from retail_lakehouse.assets.silver import build_silver_assets
-from retail_lakehouse.checks import build_checks
+from retail_lakehouse.checks import build_checks, required_checks
 from retail_lakehouse.partitions import yearly_partitions
 from retail_lakehouse.resources import resources_for
 from retail_lakehouse.settings import Settings
@@ -14,29 +15,33 @@ DIMENSIONS_JOB = "dimensions"
 YEARLY_JOB = "yearly"
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
+def build_definitions(settings: Settings, rebuild: bool = False) -> dg.Definitions:
     partitions = yearly_partitions(settings)
-    assets = [
-        *build_bronze_assets(settings, partitions),
-        *build_silver_assets(partitions),
-        *build_gold_assets(partitions),
-    ]
-    partitioned = [key for a in assets if a.partitions_def is not None for key in a.keys]
-    unpartitioned = [key for a in assets if a.partitions_def is None for key in a.keys]
+    tables = [*build_bronze_assets(partitions), *build_silver_assets(partitions), *build_gold_assets(partitions)]
+    yearly = [key for a in tables if a.partitions_def is not None for key in a.keys]
+    dimensions = [key for a in tables if a.partitions_def is None for key in a.keys]
+    checks = build_checks(partitions)
+    dimension_release, year_release = build_publish_assets(partitions, dimensions, yearly, required_checks(checks))
     jobs = [
         dg.define_asset_job(
             DIMENSIONS_JOB,
-            selection=dg.AssetSelection.assets(*unpartitioned),
-            description="Stores, products and the calendar, bronze and silver (not partitioned).",
+            selection=dg.AssetSelection.assets(*dimensions, dimension_release),
+            description="Stores, products and the calendar, bronze and silver (not partitioned), then published.",
         ),
         dg.define_asset_job(
             YEARLY_JOB,
-            selection=dg.AssetSelection.assets(*partitioned),
-            description="One year: bronze transactions -> silver -> gold, with every asset check.",
+            selection=dg.AssetSelection.assets(*yearly, year_release),
+            description="One year: bronze transactions -> silver -> gold, every asset check, then published.",
         ),
     ]
     return dg.Definitions(
-        assets=assets, asset_checks=build_checks(partitions), jobs=jobs, resources=resources_for(settings)
+        assets=[*tables, dimension_release, year_release],
+        asset_checks=checks,
+        jobs=jobs,
+        resources=resources_for(settings, rebuild=rebuild),
+        # One process per run: a year's steps share one start-up (Dagster, Polars, this code) instead of
+        # paying it per step, and the run holds the data root's writer lock from its first write to its end.
+        executor=dg.in_process_executor,
     )
 
 

@@ -1,72 +1,161 @@
-"""Resources: the Parquet IO manager that every bronze, silver and gold asset is stored through.
+"""Resources: the lakehouse (settings, tables, catalog) and the IO manager every table asset is stored through.
 
-Assets return a Polars frame, a lazy query or an iterable of frames; the IO manager writes it atomically
-to the layout in `storage.py` (asset key `["silver", "transactions"]` and partition `2023` become
-`silver/transactions/year=2023/data.parquet`) and hands downstream assets a lazy scan of their partition.
+`LakehouseResource` is the one door to storage for Dagster code: the IO manager, the checks and the publish
+steps all ask it. Its fields are the `LAKEHOUSE_*` settings, so the Dagster UI's resources page shows what a
+run will build. Assets return a Polars frame, a lazy query or an iterable of frames; the IO manager commits it
+as a staged Delta version (after taking the writer lock and checking the dataset identity) and hands
+downstream assets the staged partition, limited to the model's columns. A yearly asset reads the dimensions
+at their published version, pinned for the run, so a dimension rebuild cannot slip into a year.
 """
 
-from __future__ import annotations
-
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from retail_lakehouse import writer
+from retail_lakehouse.catalog import Catalog, Snapshot, table_key
+from retail_lakehouse.errors import StorageError
+from retail_lakehouse.schemas import TABLE_MODELS, polars_schema
 from retail_lakehouse.settings import Settings
-from retail_lakehouse.storage import Lakehouse, Table, TableData
+from retail_lakehouse.storage import Lakehouse, TableData
 
 PREVIEW_ROWS = 5
 
 
-class LakehouseIOManager(dg.ConfigurableIOManager):
-    """Stores each asset as Hive-style, zstd-compressed Parquet under the data root."""
+class LakehouseResource(dg.ConfigurableResource):
+    """The data root and the settings that shape it (the `LAKEHOUSE_*` variables, same names, same defaults)."""
 
-    data_dir: str
-    bronze_zstd_level: int = 9
-    silver_zstd_level: int = 3
-    gold_zstd_level: int = 9
+    data_dir: str = "data"
+    rows: int = Settings.rows
+    seed: int = Settings.seed
+    years: str = ",".join(map(str, Settings.years))
+    source: str = Settings.source
+    stores: int = Settings.stores
+    products: int = Settings.products
+    defect_rates: str = ""
+    bronze_zstd_level: int = Settings.bronze_zstd_level
+    silver_zstd_level: int = Settings.silver_zstd_level
+    gold_zstd_level: int = Settings.gold_zstd_level
+    retention_hours: int = Settings.retention_hours
+    max_volume_change: float = Settings.max_volume_change
+    rebuild: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, rebuild: bool = False) -> "LakehouseResource":
+        rates = ",".join(f"{name}={rate}" for name, rate in vars(settings.defect_rates).items())
+        return cls(
+            data_dir=str(settings.data_dir.resolve()),
+            rows=settings.rows,
+            seed=settings.seed,
+            years=",".join(map(str, settings.years)),
+            source=settings.source,
+            stores=settings.stores,
+            products=settings.products,
+            defect_rates=rates,
+            bronze_zstd_level=settings.bronze_zstd_level,
+            silver_zstd_level=settings.silver_zstd_level,
+            gold_zstd_level=settings.gold_zstd_level,
+            retention_hours=settings.retention_hours,
+            max_volume_change=settings.max_volume_change,
+            rebuild=rebuild,
+        )
+
+    @property
+    def settings(self) -> Settings:
+        """The same `Settings` the command line builds, parsed and checked the same way."""
+        fields = self.model_dump(exclude={"rebuild"})
+        return Settings.from_env({f"LAKEHOUSE_{name.upper()}": str(value) for name, value in fields.items()})
 
     @property
     def lakehouse(self) -> Lakehouse:
         return Lakehouse(Path(self.data_dir))
 
-    def _zstd_level(self, layer: str) -> int:
+    @property
+    def catalog(self) -> Catalog:
+        return Catalog(self.lakehouse)
+
+    def zstd_level(self, layer: str) -> int:
         return {"bronze": self.bronze_zstd_level, "silver": self.silver_zstd_level}.get(layer, self.gold_zstd_level)
 
-    def handle_output(self, context: dg.OutputContext, obj: Table | TableData) -> None:
+    def begin_writing(self, run_id: str) -> None:
+        """Before a run's first write: the writer lock, then the dataset identity (recorded on first use)."""
+        writer.acquire(self.lakehouse, f"run {run_id}")
+        writer.ensure_identity(self.lakehouse, self.settings.identity(), rebuild=self.rebuild)
+
+    def pinned_snapshot(self, run_id: str) -> Snapshot:
+        """The published state a run reads its dimensions from: the one current at its first such read."""
+        with _pin_guard:
+            key = (self.data_dir, run_id)
+            if key not in _pinned:
+                _pinned[key] = self.catalog.current()
+            return _pinned[key]
+
+
+_pinned: dict[tuple[str, str], Snapshot] = {}
+_pin_guard = threading.Lock()
+
+
+class LakehouseIOManager(dg.ConfigurableIOManager):
+    """Stores each asset as a Delta table under the data root: yearly ones by `year`, dimensions whole."""
+
+    lakehouse: LakehouseResource
+
+    def handle_output(self, context: dg.OutputContext, obj: TableData) -> None:
         layer, table = context.asset_key.path
         year = context.partition_key if context.has_partition_key else None
-        output = obj if isinstance(obj, Table) else Table(obj)
+        resource = self.lakehouse
+        resource.begin_writing(context.run_id)
+        published = resource.catalog.current().table(layer, table)
         started = time.perf_counter()
-        written = self.lakehouse.write(layer, table, year, output.data, self._zstd_level(layer))
-        scan = pl.scan_parquet(written.path)
-        described = dict(output.describe(scan)) if output.describe else {}
+        written = resource.lakehouse.write(
+            layer,
+            table,
+            year,
+            obj,
+            resource.zstd_level(layer),
+            run_id=context.run_id,
+            published_version=None if published is None else published.delta_version,
+        )
+        preview = resource.lakehouse.scan(layer, table, written.version, None if year is None else [int(year)])
         context.add_output_metadata(
-            described
-            | {
+            {
                 "dagster/row_count": dg.MetadataValue.int(written.rows),
+                "size": dg.MetadataValue.text(readable_bytes(written.bytes)),
                 "bytes": dg.MetadataValue.int(written.bytes),
+                "delta_version": dg.MetadataValue.int(written.version),
                 "write_seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
-                "path": dg.MetadataValue.path(str(written.path)),
-                "preview": dg.MetadataValue.md(frame_to_markdown(scan.head(PREVIEW_ROWS).collect())),
+                "dagster/uri": dg.MetadataValue.path(written.uri),
+                "preview": dg.MetadataValue.md(frame_to_markdown(preview.head(PREVIEW_ROWS).collect())),
             }
         )
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
         layer, table = context.asset_key.path
-        year = context.asset_partition_key if context.has_asset_partitions else None
-        return self.lakehouse.scan(layer, table, year)
-
-
-class LakehouseResource(dg.ConfigurableResource):
-    """Read access to the tables for code that is not an asset input (checks that read their own asset)."""
-
-    data_dir: str
-
-    @property
-    def lakehouse(self) -> Lakehouse:
-        return Lakehouse(Path(self.data_dir))
+        resource = self.lakehouse
+        columns = list(polars_schema(TABLE_MODELS[(layer, table)]))
+        if context.has_asset_partitions:
+            year = int(context.asset_partition_key)
+            head = resource.lakehouse.head_version(layer, table)
+            if head is None:
+                raise StorageError(f"{layer}/{table} has not been materialized yet (needed for {year})")
+            return resource.lakehouse.scan(layer, table, head, [year]).select(columns)
+        downstream_is_yearly = context.has_partition_key
+        if downstream_is_yearly:
+            published = resource.pinned_snapshot(context.step_context.run_id).table(layer, table)
+            if published is None:
+                raise StorageError(
+                    f"{table_key(layer, table)} has not been published yet: materialize the dimensions first "
+                    "(`lakehouse run` does)"
+                )
+            return resource.lakehouse.scan(layer, table, published.delta_version).select(columns)
+        head = resource.lakehouse.head_version(layer, table)
+        if head is None:
+            raise StorageError(f"{table_key(layer, table)} has not been materialized yet")
+        return resource.lakehouse.scan(layer, table, head).select(columns)
 
 
 def frame_to_markdown(frame: pl.DataFrame) -> str:
@@ -77,15 +166,17 @@ def frame_to_markdown(frame: pl.DataFrame) -> str:
     return "\n".join([header, rule, *body])
 
 
-def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
+def readable_bytes(count: int) -> str:
+    """1536 -> '1.5 KiB': sizes as a person reads them in the UI."""
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def resources_for(settings: Settings, rebuild: bool = False) -> dict[str, Any]:
     """Every resource, configured from the settings (one place, so every environment is set up alike)."""
-    data_dir = str(settings.data_dir.resolve())
-    return {
-        "io_manager": LakehouseIOManager(
-            data_dir=data_dir,
-            bronze_zstd_level=settings.bronze_zstd_level,
-            silver_zstd_level=settings.silver_zstd_level,
-            gold_zstd_level=settings.gold_zstd_level,
-        ),
-        "lakehouse": LakehouseResource(data_dir=data_dir),
-    }
+    lakehouse = LakehouseResource.from_settings(settings, rebuild=rebuild)
+    return {"lakehouse": lakehouse, "io_manager": LakehouseIOManager(lakehouse=lakehouse)}

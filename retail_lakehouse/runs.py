@@ -1,7 +1,8 @@
 """Running the asset graph through Dagster: the dimensions once, then one run per year partition.
 
 `lakehouse run`, the end-to-end tests and the benchmarks all come through here, so what they measure and
-test is what the Dagster UI would run: the same jobs, the same IO manager, the same blocking checks.
+test is what the Dagster UI would run: the same jobs, the same IO manager, the same blocking checks and
+publish steps. The command holds the data root's writer lock from its first run to its last.
 """
 
 from __future__ import annotations
@@ -13,20 +14,26 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
 import pyarrow as pa
-from dagster._utils.error import SerializableErrorInfo
 
-from retail_lakehouse import errors
+from retail_lakehouse import catalog, errors, writer
 from retail_lakehouse.definitions import DIMENSIONS_JOB, YEARLY_JOB
 from retail_lakehouse.errors import LakehouseError
 from retail_lakehouse.settings import QUARANTINE_REASONS, Settings
 from retail_lakehouse.storage import Lakehouse
 
 # Failures are reported as one line each by `execute`; Dagster's own console log would add stack traces.
-LAKEHOUSE_ERRORS = {name for name, value in vars(errors).items() if isinstance(value, type)}
+LAKEHOUSE_ERRORS = {
+    name
+    for module in (errors, writer, catalog)
+    for name, value in vars(module).items()
+    if isinstance(value, type) and issubclass(value, LakehouseError)
+}
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 GOLD_TABLES_FOR_SUMMARY = ("yearly_sales", "store_daily_sales", "product_monthly_sales")
 
@@ -63,9 +70,13 @@ def execute(
     defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, partition_key: str | None = None
 ) -> RunOutcome:
     started = time.perf_counter()
-    result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=instance, partition_key=partition_key, raise_on_error=False, run_config=QUIET_LOGS
-    )
+    locks_before = writer.held()
+    try:
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance, partition_key=partition_key, raise_on_error=False, run_config=QUIET_LOGS
+        )
+    finally:
+        writer.release_all_but(locks_before)  # a run's lock ends with the run, as a run's process would
     outcome = RunOutcome(partition_key or job_name, result.success, time.perf_counter() - started)
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data:
@@ -98,7 +109,7 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def root_cause(error: SerializableErrorInfo) -> str:
+def root_cause(error: Any) -> str:
     """The innermost error of Dagster's wrapping, as one line (the lakehouse's own errors without a class)."""
     while error.cause is not None:
         error = error.cause
@@ -115,30 +126,43 @@ def run_pipeline(
     years: Iterable[int] | None = None,
     instance: dg.DagsterInstance | None = None,
     progress: Callable[[RunOutcome], None] = lambda outcome: None,
+    rebuild: bool = False,
 ) -> list[RunOutcome]:
-    """Materialize the dimensions, then every requested year (default: all configured years)."""
+    """Materialize and publish the dimensions, then every requested year (default: all configured years).
+
+    Stops before any run if another process is writing to the data root, or if the data root was built with
+    other settings (unless `rebuild`, which records the new ones).
+    """
     years = check_years(settings, settings.years if years is None else years)
     instance = instance or instance_for_runs()
-    outcomes = [execute(defs, DIMENSIONS_JOB, instance)]
-    progress(outcomes[-1])
-    if outcomes[-1].success:
-        for year in years:
-            outcomes.append(execute(defs, YEARLY_JOB, instance, str(year)))
-            progress(outcomes[-1])
-    return outcomes
+    lakehouse = Lakehouse(settings.data_dir)
+    writer.acquire(lakehouse, "`lakehouse run`")
+    try:
+        writer.ensure_identity(lakehouse, settings.identity(), rebuild=rebuild)
+        outcomes = [execute(defs, DIMENSIONS_JOB, instance)]
+        progress(outcomes[-1])
+        if outcomes[-1].success:
+            for year in years:
+                outcomes.append(execute(defs, YEARLY_JOB, instance, str(year)))
+                progress(outcomes[-1])
+        return outcomes
+    finally:
+        writer.release(lakehouse)
 
 
-def summary(lakehouse: Lakehouse, years: Iterable[int]) -> pl.DataFrame:
-    """Rows per layer and quarantined rows by reason (one row each), per year and in total, from disk."""
+def summary(data_dir: Path, years: Iterable[int]) -> pl.DataFrame:
+    """Published rows per layer and quarantined rows by reason (one row each), per year and in total."""
+    snapshot = catalog.Catalog(Lakehouse(data_dir)).current()
 
     def rows(layer: str, table: str, year: int) -> int:
-        return lakehouse.rows(layer, table, year) if lakehouse.exists(layer, table, year) else 0
+        published = snapshot.table(layer, table)
+        return 0 if published is None else published.rows.get(str(year), 0)
 
     columns: dict[str, list[int]] = {}
     for year in years:
         by_reason = dict.fromkeys(QUARANTINE_REASONS, 0)
-        if lakehouse.exists("silver", "transactions_quarantine", year):
-            scan = lakehouse.scan("silver", "transactions_quarantine", year)
+        if rows("silver", "transactions_quarantine", year):
+            scan = catalog.scan("silver", "transactions_quarantine", years=[year], data_dir=data_dir)
             by_reason |= dict(scan.group_by("reason").len().collect().iter_rows())
         columns[str(year)] = [
             rows("bronze", "transactions", year),
@@ -147,7 +171,12 @@ def summary(lakehouse: Lakehouse, years: Iterable[int]) -> pl.DataFrame:
             sum(rows("gold", table, year) for table in GOLD_TABLES_FOR_SUMMARY),
             *by_reason.values(),
         ]
-    labels = ["bronze rows", "silver rows", "quarantine rows", "gold rows (3 largest tables)",
-              *(f"  quarantined: {reason}" for reason in QUARANTINE_REASONS)]  # fmt: skip
+    labels = [
+        "bronze rows",
+        "silver rows",
+        "quarantine rows",
+        "gold rows (3 largest tables)",
+        *(f"  quarantined: {reason}" for reason in QUARANTINE_REASONS),
+    ]
     table = pl.DataFrame({"": labels} | columns)
     return table.with_columns(pl.sum_horizontal(pl.exclude("")).alias("total"))

@@ -312,3 +312,48 @@ def polars_schema(model: type[pa.DataFrameModel]) -> pl.Schema:
     columns = model.to_schema().columns
     ordered = sorted(columns, key=lambda name: name in MEASURES)
     return pl.Schema({name: columns[name].dtype.type for name in ordered})
+
+
+# Every stored table by (layer, table), as in the asset keys: what the IO manager hands downstream is exactly
+# the model's columns, and what the catalog publishes per year.
+DIMENSION_MODELS: dict[tuple[str, str], type[_Contract]] = {
+    ("bronze", "stores"): BronzeStores,
+    ("bronze", "products"): BronzeProducts,
+    ("bronze", "calendar"): BronzeCalendar,
+    ("silver", "stores"): SilverStores,
+    ("silver", "products"): SilverProducts,
+    ("silver", "calendar"): SilverCalendar,
+}
+YEARLY_MODELS: dict[tuple[str, str], type[_Contract]] = {
+    ("bronze", "transactions"): BronzeTransactions,
+    ("bronze", "defect_manifest"): DefectManifest,
+    ("silver", "transactions"): SilverTransactions,
+    ("silver", "transactions_quarantine"): TransactionsQuarantine,
+    **{("gold", name): model for name, model in GOLD_MODELS.items()},
+}
+TABLE_MODELS = DIMENSION_MODELS | YEARLY_MODELS
+
+# The key of each table that has one (dbt's `unique` + `not_null`): one row per value of these columns. Bronze
+# and the quarantine have none (they keep duplicates on purpose).
+GRAINS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("bronze", "stores"): ("store_id",),
+    ("bronze", "products"): ("product_id",),
+    ("bronze", "calendar"): ("date", "state_code"),
+    ("silver", "stores"): ("store_id",),
+    ("silver", "products"): ("product_id",),
+    ("silver", "calendar"): ("date", "state_code"),
+    ("bronze", "defect_manifest"): ("year", "reason"),
+    ("silver", "transactions"): ("transaction_id", "line_number"),
+    ("gold", "yearly_sales"): ("year",),
+    ("gold", "monthly_sales"): ("year", "month"),
+    ("gold", "weekly_sales"): ("year", "week_start"),
+    ("gold", "daily_sales"): ("date",),
+    ("gold", "sales_by_region"): ("year", "state_code"),
+    ("gold", "sales_by_category"): ("year", "category"),
+    ("gold", "store_daily_sales"): ("store_id", "date"),
+    ("gold", "product_monthly_sales"): ("year", "month", "product_id"),
+    ("gold", "product_yearly_sales"): ("year", "product_id"),
+    ("gold", "region_category_daily_sales"): ("date", "state_code", "category"),
+    ("gold", "top_products_monthly"): ("year", "month", "state_code", "category", "product_id"),
+    ("gold", "calendar_days"): ("date", "state_code"),
+}

@@ -5,11 +5,12 @@ The variable names are a contract: the README, the CI script, the tests and the 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from retail_lakehouse.errors import LakehouseError
 
@@ -28,6 +29,12 @@ QUARANTINE_REASONS: tuple[str, ...] = (
     "line_total_mismatch",
     "wrong_year",
     "transaction_total_mismatch",
+)
+
+
+# How and where the data is stored and guarded, not what it is: changing these keeps the dataset identity.
+NOT_IDENTITY = frozenset(
+    {"data_dir", "bronze_zstd_level", "silver_zstd_level", "gold_zstd_level", "retention_hours", "max_volume_change"}
 )
 
 
@@ -87,10 +94,26 @@ class Settings:
     bronze_zstd_level: int = 9
     silver_zstd_level: int = 3
     gold_zstd_level: int = 9
+    retention_hours: int = 168
+    max_volume_change: float = 0.5
 
     @property
     def partition_keys(self) -> list[str]:
         return [str(year) for year in self.years]
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that shape the data, as plain JSON values: the dataset identity of a data root.
+
+        Everything but where the data lives and how it is stored or guarded is part of it, so a setting
+        added later joins the identity unless it is named in `NOT_IDENTITY`.
+        """
+        values = {}
+        for setting in fields(self):
+            if setting.name not in NOT_IDENTITY:
+                value = getattr(self, setting.name)
+                value = asdict(value) if is_dataclass(value) else value
+                values[setting.name] = json.loads(json.dumps(value, default=str))
+        return values
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -117,6 +140,8 @@ class Settings:
             bronze_zstd_level=_int(get, "LAKEHOUSE_BRONZE_ZSTD_LEVEL", default.bronze_zstd_level, 1, 22),
             silver_zstd_level=_int(get, "LAKEHOUSE_SILVER_ZSTD_LEVEL", default.silver_zstd_level, 1, 22),
             gold_zstd_level=_int(get, "LAKEHOUSE_GOLD_ZSTD_LEVEL", default.gold_zstd_level, 1, 22),
+            retention_hours=_int(get, "LAKEHOUSE_RETENTION_HOURS", default.retention_hours, 0, 24 * 3650),
+            max_volume_change=_float(get, "LAKEHOUSE_MAX_VOLUME_CHANGE", default.max_volume_change, 0.0, 100.0),
         )
 
 
@@ -145,6 +170,19 @@ def _int(get, name: str, default: int, low: int, high: int) -> int:
         value = int(raw.replace("_", ""))
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={value} is outside {low}..{high}")
+    return value
+
+
+def _float(get, name: str, default: float, low: float, high: float) -> float:
+    raw = get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
     if not low <= value <= high:
         raise SettingsError(f"{name}={value} is outside {low}..{high}")
     return value

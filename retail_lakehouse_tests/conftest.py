@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
+from retail_lakehouse.catalog import Catalog, PublishedTable, table_key
 from retail_lakehouse.definitions import build_definitions
 from retail_lakehouse.runs import RunOutcome, run_pipeline
 from retail_lakehouse.settings import DefectRates, Settings
+from retail_lakehouse.storage import Lakehouse
 
 E2E_YEARS = (2023, 2024)
 E2E_ROWS = 60_000
@@ -27,6 +30,23 @@ def small_settings(data_dir: Path, **overrides: object) -> Settings:
         "data_dir": data_dir, "rows": E2E_ROWS, "seed": 42, "years": E2E_YEARS, "defect_rates": E2E_DEFECT_RATES,
     }  # fmt: skip
     return Settings(**(values | overrides))  # type: ignore[arg-type]
+
+
+def write_staged(data_dir: Path, layer: str, table: str, year: int | None, frame: pl.DataFrame) -> int:
+    """Commit a hand-made frame as a new (unpublished) version of one year of a table; returns the version."""
+    lakehouse = Lakehouse(data_dir)
+    published = Catalog(lakehouse).current().table(layer, table)
+    version = None if published is None else published.delta_version
+    return lakehouse.write(layer, table, year, frame, 3, run_id="hand-made", published_version=version).version
+
+
+def publish_staged(data_dir: Path, layer: str, table: str) -> None:
+    """Publish the newest version of a hand-made table as it is (test data has no audit to pass)."""
+    catalog = Catalog(Lakehouse(data_dir))
+    head = catalog.lakehouse.head_version(layer, table)
+    assert head is not None
+    state = PublishedTable(head, catalog.lakehouse.rows_by_year(layer, table, head))
+    catalog.commit({table_key(layer, table): state}, "hand-made", f"hand-made {layer}/{table}", catalog.current())
 
 
 @dataclass(frozen=True)

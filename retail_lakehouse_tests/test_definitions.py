@@ -23,6 +23,7 @@ def test_every_layer_has_its_assets_under_the_contract_keys(tmp_path):
         {f"bronze/{t}" for t in DIMENSIONS | {"transactions", "defect_manifest"}}
         | {f"silver/{t}" for t in DIMENSIONS | {"transactions", "transactions_quarantine"}}
         | {f"gold/{t}" for t in GOLD_MODELS}
+        | {"catalog/dimension_release", "catalog/year_release"}
     )
     assert keys == expected
 
@@ -30,7 +31,7 @@ def test_every_layer_has_its_assets_under_the_contract_keys(tmp_path):
 def test_fact_tables_are_partitioned_by_configured_year_and_dimensions_are_not(tmp_path):
     defs = build_definitions(Settings(data_dir=tmp_path, years=(2021, 2022, 2023)))
     for key, node in asset_keys(defs).items():
-        if key.split("/")[1] in DIMENSIONS:
+        if key.split("/")[1] in DIMENSIONS or key == "catalog/dimension_release":
             assert node.partitions_def is None, key
         else:
             assert node.partitions_def.get_partition_keys() == ["2021", "2022", "2023"], key
@@ -51,6 +52,16 @@ def test_checks_cover_conservation_contract_manifest_calendar_and_gold(tmp_path)
         "store_daily_sales", "product_monthly_sales", "product_yearly_sales", "region_category_daily_sales",
     }  # fmt: skip
     assert all(graph.get_check_spec(key).blocking for key in graph.asset_check_keys)
+
+
+def test_every_yearly_table_is_published_by_the_year_release_and_audited(tmp_path):
+    defs = build_definitions(Settings(data_dir=tmp_path))
+    graph = defs.resolve_asset_graph()
+    release = dg.AssetKey(["catalog", "year_release"])
+    yearly = {k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is not None and k != release}
+    assert graph.get(release).parent_keys == yearly
+    audited = {k.asset_key for k in graph.asset_check_keys}
+    assert yearly <= audited  # a publish needs every yearly table's staged version to have passed its checks
 
 
 def test_jobs_split_dimensions_from_yearly_partitions(tmp_path):

@@ -1,64 +1,112 @@
-"""Storage: the layout, atomic writes, and clear errors for what is missing."""
+"""Storage: Delta tables per layer, one year replaced at a time, unpublished leftovers undone, clear errors."""
 
 from __future__ import annotations
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from retail_lakehouse.errors import StorageError
-from retail_lakehouse.storage import TEMP_PREFIX, Lakehouse
+from retail_lakehouse.storage import Lakehouse, create_exclusively
 
 
-def frame(start: int, n: int) -> pl.DataFrame:
-    return pl.DataFrame({"id": range(start, start + n), "name": [f"row {i}" for i in range(start, start + n)]})
+def frame(start: int, n: int, year: int | None = None) -> pl.DataFrame:
+    ids = range(start, start + n)
+    columns = {"id": ids, "name": [f"row {i}" for i in ids]}
+    return pl.DataFrame(columns | ({} if year is None else {"year": [year] * n}), schema_overrides={"year": pl.Int32})
 
 
-def test_partitions_are_laid_out_hive_style(tmp_path):
+def write(lakehouse: Lakehouse, table: str, year: int | None, data, published: int | None = None):
+    return lakehouse.write("bronze", table, year, data, zstd_level=9, run_id="test", published_version=published)
+
+
+def test_yearly_tables_are_delta_tables_partitioned_by_year(tmp_path):
     lakehouse = Lakehouse(tmp_path)
-    written = lakehouse.write("bronze", "transactions", 2023, frame(0, 10), zstd_level=9)
-    assert written.path == tmp_path / "bronze" / "transactions" / "year=2023" / "data.parquet"
-    assert written.rows == 10 and written.bytes == written.path.stat().st_size
-    lakehouse.write("bronze", "stores", None, frame(0, 3), zstd_level=9)
-    assert (tmp_path / "bronze" / "stores" / "data.parquet").is_file()
-    assert lakehouse.years("bronze", "transactions") == [2023]
-    assert lakehouse.rows("bronze", "transactions", 2023) == 10
+    first = write(lakehouse, "transactions", 2023, frame(0, 10))
+    second = write(lakehouse, "transactions", 2024, frame(10, 5), published=first.version)
+    assert (tmp_path / "bronze" / "transactions" / "_delta_log").is_dir()
+    files = sorted((tmp_path / "bronze" / "transactions").glob("year=*/*.parquet"))
+    assert [p.parent.name for p in files] == ["year=2023", "year=2024"]
+    assert pq.ParquetFile(files[0]).metadata.row_group(0).column(0).compression == "ZSTD"
+    assert (first.version, second.version) == (0, 1) and (first.rows, second.rows) == (10, 5)
+    assert lakehouse.rows_by_year("bronze", "transactions", second.version) == {"2023": 10, "2024": 5}
+    # The partition column is added to frames that lack it, and read back like any column.
+    back = lakehouse.scan("bronze", "transactions", second.version, [2024]).collect()
+    assert back["year"].to_list() == [2024] * 5 and back["id"].to_list() == list(range(10, 15))
+
+
+def test_a_yearly_write_replaces_only_its_year_and_earlier_versions_stay_readable(tmp_path):
+    lakehouse = Lakehouse(tmp_path)
+    v0 = write(lakehouse, "t", 2023, frame(0, 10)).version
+    v1 = write(lakehouse, "t", 2024, frame(100, 3), published=v0).version
+    v2 = write(lakehouse, "t", 2024, frame(200, 4), published=v1).version
+    assert lakehouse.scan("bronze", "t", v2).collect().sort("id")["id"].to_list() == [*range(10), *range(200, 204)]
+    assert lakehouse.scan("bronze", "t", v1, [2024]).collect()["id"].to_list() == [100, 101, 102]
+    assert lakehouse.changed_years("bronze", "t", v1, v2) == {"2024"}
 
 
 def test_frames_lazy_queries_and_streams_write_the_same_rows(tmp_path):
     lakehouse = Lakehouse(tmp_path)
     expected = frame(0, 1000)
-    lakehouse.write("silver", "a", 2023, expected, 3)
-    lakehouse.write("silver", "b", 2023, expected.lazy(), 3)
-    lakehouse.write("silver", "c", 2023, (frame(i, 100) for i in range(0, 1000, 100)), 3)
-    for table in "abc":
-        assert lakehouse.scan("silver", table, 2023).collect().equals(expected), table
+    version = write(lakehouse, "a", 2023, expected).version
+    version = write(lakehouse, "b", 2023, expected.lazy()).version
+    streamed = write(lakehouse, "c", 2023, (expected.slice(i, 100) for i in range(0, 1000, 100)))
+    assert streamed.rows == 1000
+    for table in ("a", "b", "c"):
+        head = lakehouse.head_version("bronze", table)
+        assert lakehouse.scan("bronze", table, head).drop("year").collect().equals(expected), table
+    assert version == 0
 
 
-def test_a_failed_write_leaves_the_previous_partition_readable(tmp_path):
+def test_unpublished_years_of_another_run_are_undone_before_a_write(tmp_path):
+    """A failed run left 2023 staged; the next write of 2024 must not carry it into what gets published."""
     lakehouse = Lakehouse(tmp_path)
-    lakehouse.write("bronze", "transactions", 2023, frame(0, 50), 9)
-
-    def crashing_stream():
-        yield frame(1000, 10)
-        raise RuntimeError("generator crashed half-way")
-
-    with pytest.raises(RuntimeError, match="half-way"):
-        lakehouse.write("bronze", "transactions", 2023, crashing_stream(), 9)
-    assert lakehouse.scan("bronze", "transactions", 2023).collect().equals(frame(0, 50))
-    folder = tmp_path / "bronze" / "transactions" / "year=2023"
-    assert [p.name for p in folder.iterdir()] == ["data.parquet"]  # no temporary file left behind
+    published = write(lakehouse, "t", 2023, frame(0, 3)).version
+    write(lakehouse, "t", 2023, frame(50, 7), published=published)  # staged, never published
+    head = write(lakehouse, "t", 2024, frame(100, 2), published=published).version
+    rows = lakehouse.scan("bronze", "t", head).collect().sort("id")["id"].to_list()
+    assert rows == [0, 1, 2, 100, 101]
+    assert lakehouse.changed_years("bronze", "t", published, head) == {"2024"}
 
 
-def test_a_stale_temporary_file_from_a_crash_is_invisible_and_cleaned(tmp_path):
+def test_a_never_published_table_keeps_only_the_year_being_written(tmp_path):
     lakehouse = Lakehouse(tmp_path)
-    folder = tmp_path / "gold" / "daily_sales" / "year=2024"
-    folder.mkdir(parents=True)
-    (folder / f"{TEMP_PREFIX}dead-data.parquet.partial").write_bytes(b"half a file")
-    assert lakehouse.years("gold", "daily_sales") == []
-    lakehouse.write("gold", "daily_sales", 2024, frame(0, 5), 3)
-    assert [p.name for p in folder.iterdir()] == ["data.parquet"]
+    write(lakehouse, "t", 2023, frame(0, 3))
+    head = write(lakehouse, "t", 2024, frame(10, 2)).version
+    assert lakehouse.rows_by_year("bronze", "t", head) == {"2024": 2}
 
 
-def test_reading_a_missing_partition_says_what_and_where(tmp_path):
-    with pytest.raises(StorageError, match=r"silver/transactions year=2031 has not been materialized yet"):
-        Lakehouse(tmp_path).scan("silver", "transactions", 2031)
+def test_a_failed_write_commits_nothing(tmp_path):
+    lakehouse = Lakehouse(tmp_path)
+    version = write(lakehouse, "t", 2023, frame(0, 10)).version
+
+    def broken():
+        yield frame(100, 5)
+        raise RuntimeError("source died half way")
+
+    with pytest.raises(RuntimeError):
+        write(lakehouse, "t", 2023, broken(), published=version)
+    assert lakehouse.head_version("bronze", "t") == version
+    assert lakehouse.scan("bronze", "t", version).collect()["id"].to_list() == list(range(10))
+
+
+def test_dimensions_are_replaced_whole(tmp_path):
+    lakehouse = Lakehouse(tmp_path)
+    write(lakehouse, "stores", None, frame(0, 3))
+    head = write(lakehouse, "stores", None, frame(7, 2)).version
+    assert lakehouse.scan("bronze", "stores", head).collect()["id"].to_list() == [7, 8]
+    assert lakehouse.rows_by_year("bronze", "stores", head) == {"all": 2}
+
+
+def test_reading_a_missing_table_says_what_and_where(tmp_path):
+    with pytest.raises(StorageError, match=r"bronze/transactions has not been materialized yet: no Delta table at"):
+        Lakehouse(tmp_path).scan("bronze", "transactions", 0)
+    assert Lakehouse(tmp_path).head_version("bronze", "transactions") is None
+
+
+def test_exclusive_create_lets_exactly_one_writer_win(tmp_path):
+    target = tmp_path / "snapshots" / "00000001.json"
+    assert create_exclusively(target, "first")
+    assert not create_exclusively(target, "second")
+    assert target.read_text() == "first"
+    assert [p.name for p in target.parent.iterdir()] == ["00000001.json"]  # no temporary file left behind

@@ -1,100 +1,34 @@
-"""Bronze assets: raw data as zstd Parquet, from the generator (default) or from the landing CSV files."""
+"""Bronze assets: raw data as Delta tables (zstd), from the generator (default) or the landing CSV files."""
 
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
-from retail_lakehouse import landing
-from retail_lakehouse.generator.calendar import generate_calendar
-from retail_lakehouse.generator.defects import defect_manifest
-from retail_lakehouse.generator.products import generate_products
-from retail_lakehouse.generator.stores import generate_stores
-from retail_lakehouse.generator.transactions import TransactionGenerator
-from retail_lakehouse.resources import frame_to_markdown
-from retail_lakehouse.schemas import (
-    BronzeCalendar,
-    BronzeProducts,
-    BronzeStores,
-    BronzeTransactions,
-    DefectManifest,
-)
-from retail_lakehouse.settings import Settings
-from retail_lakehouse.storage import Lakehouse, Table
+from retail_lakehouse.resources import LakehouseResource, frame_to_markdown
+from retail_lakehouse.schemas import DefectManifest
+from retail_lakehouse.sources import YearOfTransactions, bronze_calendar, bronze_products, bronze_stores
 
 GROUP = "bronze"
+KINDS = {"polars", "deltalake"}
 
 
-def transaction_generator(settings: Settings, stores: pl.DataFrame, products: pl.DataFrame,
-                          calendar: pl.DataFrame) -> TransactionGenerator:  # fmt: skip
-    """The generator configured from the settings (shared by the asset, the CLI and the benchmarks)."""
-    return TransactionGenerator(
-        stores, products, calendar,
-        rows=settings.rows, seed=settings.seed, years=settings.years, defect_rates=settings.defect_rates,
-    )  # fmt: skip
-
-
-class YearOfTransactions:
-    """A year of bronze transaction lines from the configured source, validated chunk by chunk.
-
-    The asset and the benchmarks stream `chunks()` into the same writer; `manifest()` is complete once the
-    chunks have been consumed (from the generator) or read from the landing zone's manifest file.
-    """
-
-    def __init__(
-        self, settings: Settings, year: int, stores: pl.LazyFrame, products: pl.LazyFrame, calendar: pl.LazyFrame
-    ) -> None:
-        self.settings, self.year = settings, year
-        self.dimensions = (stores, products, calendar)
-        self.lakehouse = Lakehouse(settings.data_dir)
-        self.injected: Counter[str] = Counter()
-
-    def chunks(self) -> Iterator[pl.DataFrame]:
-        from_landing = self.settings.source == "landing"
-        frames = landing.read_transactions(self.lakehouse, self.year) if from_landing else self._generated()
-        for frame in frames:
-            yield BronzeTransactions.validate(frame, lazy=True)
-
-    def _generated(self) -> Iterator[pl.DataFrame]:
-        generator = transaction_generator(self.settings, *(d.collect() for d in self.dimensions))
-        for chunk in generator.year(self.year):
-            self.injected.update(chunk.defects)
-            yield chunk.lines
-
-    def manifest(self) -> pl.DataFrame:
-        if self.settings.source == "landing":
-            return landing.read_manifest(self.lakehouse, self.year)
-        return defect_manifest(self.year, self.injected)
-
-
-def build_bronze_assets(settings: Settings, partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    lakehouse = Lakehouse(settings.data_dir)
-    from_landing = settings.source == "landing"
-
-    @dg.asset(key=["bronze", "stores"], group_name=GROUP, kinds={"polars", "parquet"})
-    def stores() -> pl.DataFrame:
+def build_bronze_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    @dg.asset(key=["bronze", "stores"], group_name=GROUP, kinds=KINDS)
+    def stores(lakehouse: LakehouseResource) -> pl.DataFrame:
         """One row per store (500 across the 16 federal states), as the store master data delivers it."""
-        frame = (
-            landing.read_stores(lakehouse)
-            if from_landing
-            else generate_stores(settings.stores, settings.seed, settings.years)
-        )
-        return BronzeStores.validate(frame, lazy=True)
+        return bronze_stores(lakehouse.settings)
 
-    @dg.asset(key=["bronze", "products"], group_name=GROUP, kinds={"polars", "parquet"})
-    def products() -> pl.DataFrame:
+    @dg.asset(key=["bronze", "products"], group_name=GROUP, kinds=KINDS)
+    def products(lakehouse: LakehouseResource) -> pl.DataFrame:
         """One row per product (50,000 in 11 categories), as the product master data delivers it."""
-        frame = (
-            landing.read_products(lakehouse) if from_landing else generate_products(settings.products, settings.seed)
-        )
-        return BronzeProducts.validate(frame, lazy=True)
+        return bronze_products(lakehouse.settings)
 
-    @dg.asset(key=["bronze", "calendar"], group_name=GROUP, kinds={"polars", "parquet"})
-    def calendar() -> pl.DataFrame:
+    @dg.asset(key=["bronze", "calendar"], group_name=GROUP, kinds=KINDS)
+    def calendar(lakehouse: LakehouseResource) -> pl.DataFrame:
         """One row per date and federal state: public holidays (`holidays` package) and opening."""
-        return BronzeCalendar.validate(generate_calendar(settings.years), lazy=True)
+        return bronze_calendar(lakehouse.settings)
 
     @dg.multi_asset(
         name="bronze_transactions",
@@ -103,13 +37,13 @@ def build_bronze_assets(settings: Settings, partitions: dg.PartitionsDefinition)
                 key=["bronze", "transactions"],
                 is_required=False,
                 description="One row per transaction line as the point-of-sale export delivers it, defects included.",
-                kinds={"polars", "parquet"},
+                kinds=KINDS,
             ),
             "defect_manifest": dg.AssetOut(
                 key=["bronze", "defect_manifest"],
                 is_required=False,
                 description="One row per quarantine reason: rows the generator corrupted for it this year.",
-                kinds={"polars", "parquet"},
+                kinds=KINDS,
             ),
         },
         ins={
@@ -123,25 +57,22 @@ def build_bronze_assets(settings: Settings, partitions: dg.PartitionsDefinition)
     )
     def transactions(
         context: dg.AssetExecutionContext,
+        lakehouse: LakehouseResource,
         stores: pl.LazyFrame,
         products: pl.LazyFrame,
         calendar: pl.LazyFrame,
     ) -> Iterator[dg.Output[Any]]:
+        settings = lakehouse.settings
         source = YearOfTransactions(settings, int(context.partition_key), stores, products, calendar)
         selected = context.selected_output_names
         if "transactions" in selected:
             # The IO manager writes the stream before the next output is produced, so the manifest is complete.
-            yield dg.Output(
-                Table(
-                    source.chunks(),
-                    lambda _: {"defect_manifest": dg.MetadataValue.md(frame_to_markdown(source.manifest()))},
-                ),
-                "transactions",
-            )
-        elif not from_landing:
+            yield dg.Output(source.chunks(), "transactions")
+        elif settings.source != "landing":
             for _ in source.chunks():  # the manifest alone: replay the deterministic generator to count
                 pass
         if "defect_manifest" in selected:
-            yield dg.Output(DefectManifest.validate(source.manifest()), "defect_manifest")
+            manifest = DefectManifest.validate(source.manifest())
+            yield dg.Output(manifest, "defect_manifest", metadata={"rows_by_reason": frame_to_markdown(manifest)})
 
     return [stores, products, calendar, transactions]

@@ -14,12 +14,15 @@ last), and rows sorted by their keys.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pandera.polars as pa
 import polars as pl
 
 from retail_lakehouse.schemas import (
+    GOLD_MODELS,
     MEASURES,
     REVENUE,
     CalendarDays,
@@ -202,3 +205,81 @@ def calendar_days(calendar: pl.LazyFrame, year: int) -> pl.LazyFrame:
         .select(list(polars_schema(CalendarDays)))
         .sort("date", "state_code")
     )
+
+
+@dataclass(frozen=True)
+class GoldSources:
+    """What one year's gold tables are built from; each table names the fields it needs in `GoldTable.inputs`."""
+
+    year: int
+    silver: pl.LazyFrame | None = None
+    stores: pl.LazyFrame | None = None
+    products: pl.LazyFrame | None = None
+    calendar: pl.LazyFrame | None = None
+    store_daily: pl.LazyFrame | None = None
+    product_monthly: pl.LazyFrame | None = None
+    region_category_daily: pl.LazyFrame | None = None
+
+    def need(self, name: str) -> pl.LazyFrame:
+        frame = getattr(self, name)
+        if frame is None:
+            raise ValueError(f"gold source {name!r} was not given")
+        return frame
+
+
+SILVER_LINES = ("silver", "transactions")
+SOURCE_TABLES: dict[str, tuple[str, str]] = {
+    "silver": SILVER_LINES,
+    "stores": ("silver", "stores"),
+    "products": ("silver", "products"),
+    "calendar": ("silver", "calendar"),
+    "store_daily": ("gold", "store_daily_sales"),
+    "product_monthly": ("gold", "product_monthly_sales"),
+    "region_category_daily": ("gold", "region_category_daily_sales"),
+}
+
+
+@dataclass(frozen=True)
+class GoldTable:
+    """A gold table: its name, the `GoldSources` fields it reads (asset keys in SOURCE_TABLES), how to build it."""
+
+    name: str
+    inputs: tuple[str, ...]
+    build: Callable[[GoldSources], pl.LazyFrame]
+
+    def compute(self, sources: GoldSources) -> pl.DataFrame:
+        """The table for one year, collected and validated against its model (gold tables are small)."""
+        return GOLD_MODELS[self.name].validate(self.build(sources).collect(), lazy=True)
+
+
+# In dependency order (a table after those it rolls up from), so a loop can build them one after another.
+GOLD_TABLES: tuple[GoldTable, ...] = (
+    GoldTable(
+        "store_daily_sales", ("silver", "stores"), lambda s: aggregate_store_daily(s.need("silver"), s.need("stores"))
+    ),
+    GoldTable("yearly_sales", ("store_daily",), lambda s: aggregate_yearly(s.need("store_daily"))),
+    GoldTable("monthly_sales", ("store_daily",), lambda s: aggregate_monthly(s.need("store_daily"))),
+    GoldTable("weekly_sales", ("store_daily",), lambda s: aggregate_weekly(s.need("store_daily"))),
+    GoldTable("daily_sales", ("store_daily",), lambda s: aggregate_daily(s.need("store_daily"))),
+    GoldTable("sales_by_region", ("store_daily",), lambda s: aggregate_by_region(s.need("store_daily"))),
+    GoldTable("region_category_daily_sales", ("silver",), lambda s: aggregate_region_category_daily(s.need("silver"))),
+    GoldTable(
+        "sales_by_category",
+        ("region_category_daily",),
+        lambda s: aggregate_by_category(s.need("region_category_daily")),
+    ),
+    GoldTable(
+        "product_monthly_sales",
+        ("silver", "products"),
+        lambda s: aggregate_product_monthly(s.need("silver"), s.need("products")),
+    ),
+    GoldTable(
+        "product_yearly_sales", ("product_monthly",), lambda s: aggregate_product_yearly(s.need("product_monthly"))
+    ),
+    GoldTable(
+        "top_products_monthly",
+        ("silver", "products"),
+        lambda s: top_products_monthly(s.need("silver"), s.need("products")),
+    ),
+    GoldTable("calendar_days", ("calendar",), lambda s: calendar_days(s.need("calendar"), s.year)),
+)

@@ -32,6 +32,7 @@ from retail_lakehouse.schemas import (
     TransactionsQuarantine,
     polars_schema,
 )
+from retail_lakehouse.settings import QUARANTINE_REASONS
 
 LINE_KEY = ("transaction_id", "line_number")
 BRONZE_COLUMNS: tuple[str, ...] = tuple(polars_schema(BronzeTransactions))
@@ -101,6 +102,27 @@ def split_transactions(
         .select(QUARANTINE_COLUMNS)
     )
     return CleanResult(transactions=transactions, quarantine=quarantine)
+
+
+def clean_year(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, year: int) -> CleanResult:
+    """Both silver outputs of a year, schema-validated, with the rules evaluated once.
+
+    The rejected lines (a fraction of a percent) are collected with the streaming engine, then each output
+    is a light pass over bronze. Schema-level validation happens here, before writing (types, columns); the
+    data-level contract check runs on the written partition in bounded batches (checks.py), so a full year
+    never has to sit in memory.
+    """
+    rejected = find_rejected(bronze, stores, products, year).collect(engine="streaming")
+    result = split_transactions(bronze, stores, products, rejected.lazy(), year)
+    return CleanResult(
+        SilverTransactions.validate(result.transactions), TransactionsQuarantine.validate(result.quarantine)
+    )
+
+
+def quarantine_by_reason(quarantine: pl.LazyFrame) -> dict[str, int]:
+    """Rows per quarantine reason, every reason listed (zero where none)."""
+    counts = dict(quarantine.group_by("reason").len().collect().iter_rows())
+    return {reason: int(counts.get(reason, 0)) for reason in QUARANTINE_REASONS}
 
 
 def label_transactions(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, year: int) -> pl.LazyFrame:

@@ -1,0 +1,249 @@
+"""The published state of the lakehouse, and the reader API: `scan` returns published data only.
+
+Write-audit-publish: runs write new Delta versions of tables (staged, invisible to readers), blocking checks
+audit what was written and record their verdicts here, and a publish step makes every table of a year (or
+the dimensions) visible in one atomic step: a new catalog snapshot naming the published Delta version of
+every table. Snapshots are numbered files `_catalog/snapshots/<version>.json`, each created exclusively and
+never changed, so the newest one is the published state; a kill at any moment leaves either the previous
+snapshot or the complete new one. `history` lists them and `rollback` publishes an earlier one again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from retail_lakehouse.errors import LakehouseError, StorageError
+from retail_lakehouse.storage import WHOLE_TABLE, Lakehouse, create_exclusively
+
+SNAPSHOT_DIGITS = 8
+SNAPSHOT_NAME = re.compile(r"^(\d{8})\.json$")
+
+
+class PublishError(LakehouseError):
+    """A publish was refused: something the year needs is missing or did not pass its audit."""
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """One table in a snapshot: its published Delta version and rows per year (`all` if unpartitioned)."""
+
+    delta_version: int
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One published state of every table."""
+
+    version: int
+    published_at: str
+    run_id: str
+    action: str
+    tables: dict[str, PublishedTable]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Snapshot:
+        raw = json.loads(text)
+        tables = {key: PublishedTable(**value) for key, value in raw.pop("tables").items()}
+        return cls(tables=tables, **raw)
+
+    def table(self, layer: str, table: str) -> PublishedTable | None:
+        return self.tables.get(table_key(layer, table))
+
+
+EMPTY = Snapshot(version=0, published_at="", run_id="", action="nothing published yet", tables={})
+
+
+def table_key(layer: str, table: str) -> str:
+    return f"{layer}/{table}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    layer, _, table = key.partition("/")
+    return layer, table
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The snapshots and audit verdicts of one data root."""
+
+    lakehouse: Lakehouse
+
+    @property
+    def _snapshots(self) -> Path:
+        return self.lakehouse.internal("snapshots")
+
+    def versions(self) -> list[int]:
+        if not self._snapshots.is_dir():
+            return []
+        return sorted(int(m.group(1)) for p in self._snapshots.iterdir() if (m := SNAPSHOT_NAME.match(p.name)))
+
+    def current(self) -> Snapshot:
+        versions = self.versions()
+        return self.snapshot(versions[-1]) if versions else EMPTY
+
+    def snapshot(self, version: int) -> Snapshot:
+        path = self._snapshots / f"{version:0{SNAPSHOT_DIGITS}d}.json"
+        if not path.is_file():
+            known = self.versions()
+            span = f"{known[0]}..{known[-1]}" if known else "none yet"
+            raise LakehouseError(f"catalog version {version} does not exist (published versions: {span})")
+        return Snapshot.from_json(path.read_text())
+
+    def history(self) -> list[Snapshot]:
+        return [self.snapshot(v) for v in self.versions()]
+
+    def commit(self, changes: Mapping[str, PublishedTable], run_id: str, action: str, base: Snapshot) -> Snapshot:
+        """Publish `changes` on top of `base` as the next snapshot; refused if another publish came first."""
+        snapshot = Snapshot(
+            version=base.version + 1,
+            published_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            run_id=run_id,
+            action=action,
+            tables=dict(base.tables) | dict(changes),
+        )
+        path = self._snapshots / f"{snapshot.version:0{SNAPSHOT_DIGITS}d}.json"
+        if not create_exclusively(path, snapshot.to_json()):
+            raise PublishError(f"another publish created catalog version {snapshot.version} first; run again")
+        return snapshot
+
+    # --- audits: verdicts of blocking checks on a staged version ---------------------------------------
+
+    def _audit_path(self, key: str, delta_version: int, year: str, check: str) -> Path:
+        return self.lakehouse.internal("audits", key, str(delta_version), year, f"{check}.json")
+
+    def record_audit(self, key: str, delta_version: int, year: str, check: str, passed: bool, run_id: str) -> None:
+        path = self._audit_path(key, delta_version, year, check)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"passed": passed, "run_id": run_id}))
+
+    def audit_passed(self, key: str, delta_version: int, year: str, check: str) -> bool:
+        path = self._audit_path(key, delta_version, year, check)
+        try:
+            return bool(json.loads(path.read_text())["passed"])
+        except (OSError, ValueError, KeyError):
+            return False
+
+
+def publish(
+    catalog: Catalog,
+    tables: Iterable[str],
+    year: str,
+    required_checks: Mapping[str, Iterable[str]],
+    run_id: str,
+    retention_hours: int,
+    may_be_empty: Iterable[str] = (),
+) -> Snapshot:
+    """Publish the staged versions of `tables` for `year` (`all` for the dimensions) in one snapshot.
+
+    A table takes part if its newest version changed `year` since its published version. Refused, with
+    nothing published, if a taking-part version lacks a passed verdict of any of its required checks, if it
+    also changed another year (that year's staged data must not ride along), or if a table would still
+    have no data for the year afterwards (except `may_be_empty` tables: a quarantine can be empty).
+    Returns the new snapshot (or the current one if nothing changed).
+    """
+    lakehouse = catalog.lakehouse
+    base = catalog.current()
+    may_be_empty = set(may_be_empty)
+    changes: dict[str, PublishedTable] = {}
+    problems: list[str] = []
+    for key in tables:
+        layer, table = split_key(key)
+        published = base.tables.get(key)
+        published_version = None if published is None else published.delta_version
+        head = lakehouse.head_version(layer, table)
+        changed = lakehouse.changed_years(layer, table, published_version, head) if head is not None else set()
+        if year in changed:
+            others = sorted(changed - {year})
+            failed = [c for c in required_checks.get(key, ()) if not catalog.audit_passed(key, head, year, c)]
+            if others:
+                problems.append(f"{key} also holds unpublished changes to {', '.join(others)}")
+            elif failed:
+                problems.append(f"{key} version {head} has not passed {', '.join(failed)}")
+            else:
+                assert head is not None
+                changes[key] = PublishedTable(head, lakehouse.rows_by_year(layer, table, head))
+        state = changes.get(key, published)
+        if key not in may_be_empty and (state is None or year not in state.rows):
+            problems.append(f"{key} has no data for {year}")
+    if problems:
+        raise PublishError(f"nothing published for {year}: " + "; ".join(problems))
+    if not changes:
+        return base
+    what = "dimensions" if year == WHOLE_TABLE else year
+    snapshot = catalog.commit(changes, run_id, f"publish {what}", base)
+    vacuum(catalog, changes, retention_hours)
+    return snapshot
+
+
+def vacuum(catalog: Catalog, tables: Iterable[str], retention_hours: int) -> int:
+    """Delete old files of `tables`, keeping every version a snapshot younger than the retention names.
+
+    So `rollback` to any snapshot within the retention period finds its files, and readers holding the
+    previous snapshot keep working.
+    """
+    cutoff = datetime.now(UTC) - timedelta(hours=retention_hours)
+    recent = [s for s in catalog.history() if datetime.fromisoformat(s.published_at) >= cutoff]
+    current = catalog.current()
+    removed = 0
+    for key in tables:
+        keep = {s.tables[key].delta_version for s in [*recent, current] if key in s.tables}
+        head = catalog.lakehouse.head_version(*split_key(key))
+        if head is not None:
+            keep.add(head)
+        removed += catalog.lakehouse.vacuum(*split_key(key), keep_versions=keep, retention_hours=retention_hours)
+    return removed
+
+
+def rollback(catalog: Catalog, version: int, run_id: str) -> Snapshot:
+    """Publish the tables of an earlier snapshot again, all together, as a new snapshot."""
+    current = catalog.current()
+    target = catalog.snapshot(version)
+    if version == current.version:
+        raise LakehouseError(f"catalog version {version} is already the published state")
+    lakehouse = catalog.lakehouse
+    for key, state in target.tables.items():
+        if lakehouse.files(*split_key(key), state.delta_version).is_empty() and state.rows:
+            raise LakehouseError(f"catalog version {version} cannot be restored: {key} files were vacuumed")
+    dropped = {key for key in current.tables if key not in target.tables}
+    if dropped:
+        raise LakehouseError(f"catalog version {version} lacks tables published since ({', '.join(sorted(dropped))})")
+    return catalog.commit(target.tables, run_id, f"rollback to {version}", current)
+
+
+def scan(
+    layer: str,
+    table: str,
+    *,
+    years: Iterable[int] | None = None,
+    data_dir: str | Path | None = None,
+    version: int | None = None,
+) -> pl.LazyFrame:
+    """The published rows of a table (`layer` and `table` as in the asset keys), lazily.
+
+    `years` limits a yearly table to those years; `version` reads an earlier published state (a catalog
+    version from `lakehouse history`); `data_dir` defaults to `LAKEHOUSE_DATA_DIR`. Data a run wrote but
+    did not publish is never returned.
+    """
+    if data_dir is None:
+        from retail_lakehouse.settings import Settings
+
+        data_dir = Settings.from_env().data_dir
+    catalog = Catalog(Lakehouse(Path(data_dir)))
+    snapshot = catalog.current() if version is None else catalog.snapshot(version)
+    published = snapshot.table(layer, table)
+    if published is None:
+        raise StorageError(
+            f"{layer}/{table} has no published data in {Path(data_dir).resolve()}: run `lakehouse run` first"
+        )
+    return catalog.lakehouse.scan(layer, table, published.delta_version, years)

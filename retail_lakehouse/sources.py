@@ -1,0 +1,95 @@
+"""Where bronze comes from: the synthetic generator (default) or the landing zone's point-of-sale exports.
+
+The bronze assets, the command line and the benchmarks all build bronze through these functions, so what
+they measure is what the assets write.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import polars as pl
+
+from retail_lakehouse import landing
+from retail_lakehouse.generator.calendar import generate_calendar
+from retail_lakehouse.generator.defects import defect_manifest
+from retail_lakehouse.generator.products import generate_products
+from retail_lakehouse.generator.stores import generate_stores
+from retail_lakehouse.generator.transactions import TransactionGenerator
+from retail_lakehouse.schemas import BronzeCalendar, BronzeProducts, BronzeStores, BronzeTransactions
+from retail_lakehouse.settings import Settings
+from retail_lakehouse.storage import Lakehouse
+
+
+def transaction_generator(
+    settings: Settings, stores: pl.DataFrame, products: pl.DataFrame, calendar: pl.DataFrame
+) -> TransactionGenerator:
+    """The generator configured from the settings."""
+    return TransactionGenerator(
+        stores,
+        products,
+        calendar,
+        rows=settings.rows,
+        seed=settings.seed,
+        years=settings.years,
+        defect_rates=settings.defect_rates,
+    )
+
+
+def bronze_stores(settings: Settings) -> pl.DataFrame:
+    """The store master data, validated against the bronze contract."""
+    lakehouse = Lakehouse(settings.data_dir)
+    from_landing = settings.source == "landing"
+    frame = (
+        landing.read_stores(lakehouse)
+        if from_landing
+        else generate_stores(settings.stores, settings.seed, settings.years)
+    )
+    return BronzeStores.validate(frame, lazy=True)
+
+
+def bronze_products(settings: Settings) -> pl.DataFrame:
+    """The product master data, validated against the bronze contract."""
+    lakehouse = Lakehouse(settings.data_dir)
+    from_landing = settings.source == "landing"
+    frame = landing.read_products(lakehouse) if from_landing else generate_products(settings.products, settings.seed)
+    return BronzeProducts.validate(frame, lazy=True)
+
+
+def bronze_calendar(settings: Settings) -> pl.DataFrame:
+    """Public holidays and opening per date and federal state, validated against the bronze contract."""
+    return BronzeCalendar.validate(generate_calendar(settings.years), lazy=True)
+
+
+class YearOfTransactions:
+    """A year of bronze transaction lines from the configured source, validated chunk by chunk.
+
+    `chunks()` streams into the writer; `manifest()` is complete once the chunks have been consumed (from
+    the generator) or is read from the landing zone's manifest file.
+    """
+
+    def __init__(
+        self, settings: Settings, year: int, stores: pl.LazyFrame, products: pl.LazyFrame, calendar: pl.LazyFrame
+    ) -> None:
+        self.settings, self.year = settings, year
+        self.dimensions = (stores, products, calendar)
+        self.lakehouse = Lakehouse(settings.data_dir)
+        self.injected: Counter[str] = Counter()
+
+    def chunks(self) -> Iterator[pl.DataFrame]:
+        from_landing = self.settings.source == "landing"
+        frames = landing.read_transactions(self.lakehouse, self.year) if from_landing else self._generated()
+        for frame in frames:
+            yield BronzeTransactions.validate(frame, lazy=True)
+
+    def _generated(self) -> Iterator[pl.DataFrame]:
+        generator = transaction_generator(self.settings, *(d.collect() for d in self.dimensions))
+        for chunk in generator.year(self.year):
+            self.injected.update(chunk.defects)
+            yield chunk.lines
+
+    def manifest(self) -> pl.DataFrame:
+        if self.settings.source == "landing":
+            return landing.read_manifest(self.lakehouse, self.year)
+        return defect_manifest(self.year, self.injected)
