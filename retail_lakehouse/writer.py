@@ -71,7 +71,7 @@ def release(lakehouse: Lakehouse) -> None:
     with _guard:
         handle = _held.pop(path, None)
     if handle is not None:
-        handle.close()
+        _close(handle)
 
 
 def holds(lakehouse: Lakehouse) -> bool:
@@ -89,7 +89,14 @@ def release_all_but(keep: frozenset[Path]) -> None:
     with _guard:
         handles = [_held.pop(path) for path in list(_held) if path not in keep]
     for handle in handles:
-        handle.close()
+        _close(handle)
+
+
+def _close(handle: TextIO) -> None:
+    """Empty the holder's note while still holding the lock, then let go (closing releases the flock)."""
+    handle.seek(0)
+    handle.truncate()
+    handle.close()
 
 
 def recorded_identity(lakehouse: Lakehouse) -> dict[str, Any] | None:
