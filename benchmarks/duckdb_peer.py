@@ -21,8 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 BRONZE_COLUMNS = ("transaction_id, line_number, transaction_ts, store_id, product_id, quantity, unit_price, "
                   "discount, line_total, transaction_total, payment_method")  # fmt: skip
 PARQUET = "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {level})"
@@ -120,25 +118,46 @@ GOLD_SQL = {
 }
 
 
+def published_file(data_dir: Path, layer: str, table: str, year: int | None = None) -> str:
+    """The Parquet file of a table's published version (of one year), for DuckDB's `read_parquet`.
+
+    DuckDB's Delta extension is downloaded at run time, which this machine cannot do; the file list from the
+    Delta log is exactly what the extension would read.
+    """
+    from retail_lakehouse.catalog import Catalog
+    from retail_lakehouse.storage import Lakehouse
+
+    lakehouse = Lakehouse(data_dir)
+    published = Catalog(lakehouse).current().table(layer, table)
+    assert published is not None, (layer, table)
+    files = lakehouse.files(layer, table, published.delta_version)
+    if year is not None:
+        files = files.filter(files["year"] == year)
+    assert files.height == 1, f"{layer}/{table} {year}: expected one file per write, found {files.height}"
+    return str(data_dir / layer / table / files["path"][0])
+
+
 def run_duckdb(data_dir: Path, out: Path, years: list[int]) -> dict[str, float]:
     import duckdb
 
     from retail_lakehouse.settings import Settings
-    from retail_lakehouse.storage import Lakehouse
 
     settings = Settings.from_env()  # the same zstd levels as ours
-    source, target = Lakehouse(data_dir), Lakehouse(out)
+
+    def target(layer: str, table: str, year: int) -> Path:
+        return out / layer / table / f"year={year}" / "data.parquet"
+
     connection = duckdb.connect()
     connection.execute(f"SET temp_directory = '{out / 'duckdb_tmp'}'")
-    dims = {t: source.path("silver", t) for t in ("stores", "products")}
+    dims = {t: published_file(data_dir, "silver", t) for t in ("stores", "products")}
     timings = {"silver": 0.0, "gold": 0.0}
     for year in years:
-        silver, quarantine = (target.path("silver", t, year) for t in ("transactions", "transactions_quarantine"))
+        silver, quarantine = (target("silver", t, year) for t in ("transactions", "transactions_quarantine"))
         for path in (silver, quarantine):
             path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         connection.execute(SILVER_SQL.format(
-            bronze=source.path("bronze", "transactions", year), year=year,
+            bronze=published_file(data_dir, "bronze", "transactions", year), year=year,
             stores=dims["stores"], products=dims["products"], columns=BRONZE_COLUMNS,
             silver=silver, quarantine=quarantine, parquet=PARQUET.format(level=settings.silver_zstd_level),
         ))  # fmt: skip
@@ -150,11 +169,11 @@ def run_duckdb(data_dir: Path, out: Path, years: list[int]) -> dict[str, float]:
             f"FROM read_parquet('{silver}') GROUP BY ALL"
         )
         rolled_up_from = {  # gold tables that later queries read back, by their name in GOLD_SQL
-            "product_monthly": target.path("gold", "product_monthly_sales", year),
-            "region_category": target.path("gold", "region_category_daily_sales", year),
+            "product_monthly": target("gold", "product_monthly_sales", year),
+            "region_category": target("gold", "region_category_daily_sales", year),
         }
         for table, query in GOLD_SQL.items():
-            path = target.path("gold", table, year)
+            path = target("gold", table, year)
             path.parent.mkdir(parents=True, exist_ok=True)
             select = query.format(silver=silver, **rolled_up_from, **dims)
             if table != "top_products_monthly":  # every other gold table has the full measures
@@ -167,30 +186,40 @@ def run_duckdb(data_dir: Path, out: Path, years: list[int]) -> dict[str, float]:
 def run_ours(data_dir: Path, out: Path, years: list[int]) -> dict[str, float]:
     from dataclasses import replace
 
-    from benchmarks.full_pipeline import build_gold, build_silver
+    from benchmarks.full_pipeline import Direct, build_gold_year, build_silver_year
+    from benchmarks.measure import measured
+    from retail_lakehouse.catalog import EMPTY, Catalog
     from retail_lakehouse.settings import Settings
     from retail_lakehouse.storage import Lakehouse
 
-    (out / "bronze").symlink_to((data_dir / "bronze").resolve())
-    for table in ("stores", "products", "calendar"):
-        (out / "silver" / table).mkdir(parents=True)
-        shutil.copy(data_dir / "silver" / table / "data.parquet", out / "silver" / table / "data.parquet")
-    settings = replace(Settings.from_env(), data_dir=out, years=tuple(years))
-    lakehouse = Lakehouse(out)
-    return {"silver": build_silver(settings, lakehouse).seconds, "gold": build_gold(settings, lakehouse).seconds}
+    copied = ["bronze/transactions", "silver/stores", "silver/products", "silver/calendar"]
+    for key in copied:  # the same bronze and dimensions, published at the same versions
+        shutil.copytree(data_dir / key, out / key)
+    published = Catalog(Lakehouse(data_dir)).current().tables
+    Catalog(Lakehouse(out)).commit({k: published[k] for k in copied}, "benchmark", "copied inputs", EMPTY)
+    direct = Direct(replace(Settings.from_env(), data_dir=out, years=tuple(years)))
+    timings = {"silver": 0.0, "gold": 0.0}
+    for year in years:
+        with measured("silver") as silver:
+            build_silver_year(direct, year)
+        with measured("gold") as gold:
+            build_gold_year(direct, year)
+        timings["silver"] += silver.seconds
+        timings["gold"] += gold.seconds
+    return timings
 
 
 def compare_gold(ours: Path, duckdb_out: Path, years: list[int]) -> list[str]:
     """Join each compared gold table of both engines on its keys; report every measure that differs."""
     import polars as pl
 
-    from retail_lakehouse.storage import Lakehouse
+    from retail_lakehouse import catalog
 
     problems = []
     for table, keys in COMPARED_TABLES.items():
         for year in years:
-            a = pl.read_parquet(Lakehouse(ours).path("gold", table, year)).select(*keys, *MEASURES)
-            b = pl.read_parquet(Lakehouse(duckdb_out).path("gold", table, year)).select(*keys, *MEASURES)
+            a = catalog.scan("gold", table, years=[year], data_dir=ours).select(*keys, *MEASURES).collect()
+            b = pl.read_parquet(duckdb_out / "gold" / table / f"year={year}" / "data.parquet").select(*keys, *MEASURES)
             b = b.with_columns([pl.col(c).cast(a.schema[c]) for c in [*keys, *MEASURES]])
             joined = a.join(b, on=keys, how="full", suffix="_duckdb", coalesce=True)
             for measure in MEASURES:
@@ -212,9 +241,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="where both engines write (default: <data-dir>/../peer)")
     parser.add_argument("--engine", choices=["duckdb", "ours"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    years = sorted(
-        int(p.name.removeprefix("year=")) for p in (args.data_dir / "bronze" / "transactions").glob("year=*")
-    )
+    from retail_lakehouse.catalog import Catalog
+    from retail_lakehouse.storage import Lakehouse
+
+    bronze = Catalog(Lakehouse(args.data_dir)).current().table("bronze", "transactions")
+    if bronze is None:
+        sys.exit(f"{args.data_dir}: no published bronze; build it first (`lakehouse run`)")
+    years = sorted(int(year) for year in bronze.rows)
     out = args.out or args.data_dir.parent / "peer"
     if args.engine:
         child(args.engine, args.data_dir, out / args.engine, years)
@@ -233,8 +266,7 @@ def main() -> None:
         results[engine] = json.loads(finished.stdout.strip().splitlines()[-1]) | {
             "process_seconds": time.perf_counter() - started
         }
-    bronze_files = (args.data_dir / "bronze" / "transactions").glob("year=*/data.parquet")
-    lines = sum(pq.ParquetFile(p).metadata.num_rows for p in bronze_files)
+    lines = sum(bronze.rows.values())
     print(f"\nSilver + gold on the same bronze ({lines:,} lines, {len(years)} years), each engine in its own process")
     print(f"{'engine':<10}{'silver s':>10}{'gold s':>10}{'total s':>10}{'peak RSS':>12}")
     for engine, r in results.items():

@@ -23,90 +23,131 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from benchmarks.measure import Stage, measured, print_stages
-from retail_lakehouse.assets.bronze import YearOfTransactions
-from retail_lakehouse.assets.gold import GOLD_TABLES
-from retail_lakehouse.assets.silver import clean_year
+from retail_lakehouse.catalog import Catalog, publish, table_key
 from retail_lakehouse.definitions import YEARLY_JOB, build_definitions
-from retail_lakehouse.generator.calendar import generate_calendar
-from retail_lakehouse.generator.products import generate_products
-from retail_lakehouse.generator.stores import generate_stores
 from retail_lakehouse.runs import execute, release_memory, run_pipeline
+from retail_lakehouse.schemas import TABLE_MODELS, polars_schema
 from retail_lakehouse.settings import Settings, parse_years
-from retail_lakehouse.storage import Lakehouse
-from retail_lakehouse.transforms.silver import clean_calendar, clean_products, clean_stores
+from retail_lakehouse.sources import YearOfTransactions, bronze_calendar, bronze_products, bronze_stores
+from retail_lakehouse.storage import WHOLE_TABLE, Lakehouse, TableData
+from retail_lakehouse.transforms.gold import GOLD_TABLES, SOURCE_TABLES, GoldSources
+from retail_lakehouse.transforms.silver import clean_calendar, clean_products, clean_stores, clean_year
 
-DIMENSIONS = {"stores", "products", "calendar"}
+RUN_ID = "benchmark"
 
 
 def layer_bytes(lakehouse: Lakehouse, layer: str) -> int:
     return sum(p.stat().st_size for p in (lakehouse.root / layer).rglob("*.parquet"))
 
 
-def build_dimensions(settings: Settings, lakehouse: Lakehouse) -> Stage:
+class Direct:
+    """The assets' write path without Dagster: staged Delta writes, published per year in one snapshot."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings, self.lakehouse = settings, Lakehouse(settings.data_dir)
+        self.catalog = Catalog(self.lakehouse)
+        self.written: list[str] = []
+
+    def write(self, layer: str, table: str, year: int | None, data: TableData) -> int:
+        published = self.catalog.current().table(layer, table)
+        level = {"bronze": self.settings.bronze_zstd_level, "silver": self.settings.silver_zstd_level}.get(
+            layer, self.settings.gold_zstd_level
+        )
+        version = None if published is None else published.delta_version
+        written = self.lakehouse.write(layer, table, year, data, level, RUN_ID, version)
+        self.written.append(table_key(layer, table))
+        return written.rows
+
+    def read(self, layer: str, table: str, year: int | None = None) -> pl.LazyFrame:
+        head = self.lakehouse.head_version(layer, table)
+        assert head is not None, (layer, table)
+        columns = list(polars_schema(TABLE_MODELS[(layer, table)]))
+        return self.lakehouse.scan(layer, table, head, None if year is None else [year]).select(columns)
+
+    def publish(self, year: int | None) -> None:
+        which = WHOLE_TABLE if year is None else str(year)
+        publish(self.catalog, sorted(set(self.written)), which, {}, RUN_ID, self.settings.retention_hours,
+                may_be_empty=[key for key in self.written if "quarantine" in key])  # fmt: skip
+        self.written.clear()
+
+
+def build_dimensions(settings: Settings, direct: Direct) -> Stage:
     with measured("dimensions (bronze + silver)") as stage:
         dimensions = {
-            "stores": (generate_stores(settings.stores, settings.seed, settings.years), clean_stores),
-            "products": (generate_products(settings.products, settings.seed), clean_products),
-            "calendar": (generate_calendar(settings.years), clean_calendar),
+            "stores": (bronze_stores(settings), clean_stores),
+            "products": (bronze_products(settings), clean_products),
+            "calendar": (bronze_calendar(settings), clean_calendar),
         }
         for table, (frame, clean) in dimensions.items():
-            lakehouse.write("bronze", table, None, frame, settings.bronze_zstd_level)
-            silver = clean(lakehouse.scan("bronze", table)).collect()
-            lakehouse.write("silver", table, None, silver, settings.silver_zstd_level)
+            direct.write("bronze", table, None, frame)
+            direct.write("silver", table, None, clean(direct.read("bronze", table)).collect())
+        direct.publish(None)
     return stage
 
 
-def build_bronze(settings: Settings, lakehouse: Lakehouse) -> Stage:
-    with measured(f"bronze: generate + zstd-{settings.bronze_zstd_level}") as stage:
-        stage.rows = 0
-        for year in settings.years:
-            dims = [lakehouse.scan("bronze", t) for t in ("stores", "products", "calendar")]
-            chunks = YearOfTransactions(settings, year, *dims).chunks()
-            stage.rows += lakehouse.write("bronze", "transactions", year, chunks, settings.bronze_zstd_level).rows
-            release_memory()  # as `runs.execute` does after each year's run
-        stage.bytes_written = layer_bytes(lakehouse, "bronze")
-    return stage
+def build_bronze_year(settings: Settings, direct: Direct, year: int) -> int:
+    dims = [direct.read("bronze", t) for t in ("stores", "products", "calendar")]
+    source = YearOfTransactions(settings, year, *dims)
+    rows = direct.write("bronze", "transactions", year, source.chunks())
+    direct.write("bronze", "defect_manifest", year, source.manifest())
+    release_memory()  # as `runs.execute` does after each year's run
+    return rows
 
 
-def build_silver(settings: Settings, lakehouse: Lakehouse) -> Stage:
-    with measured(f"silver: clean + quarantine, zstd-{settings.silver_zstd_level}") as stage:
-        stage.rows = 0
-        stores, products = lakehouse.scan("silver", "stores"), lakehouse.scan("silver", "products")
-        for year in settings.years:
-            result = clean_year(lakehouse.scan("bronze", "transactions", year), stores, products, year)
-            for table, frame in {
-                "transactions": result.transactions,
-                "transactions_quarantine": result.quarantine,
-            }.items():
-                lakehouse.write("silver", table, year, frame, settings.silver_zstd_level)
-            stage.rows += lakehouse.rows("bronze", "transactions", year)
-            release_memory()
-        stage.bytes_written = layer_bytes(lakehouse, "silver")
-    return stage
+def build_silver_year(direct: Direct, year: int) -> None:
+    stores, products = direct.read("silver", "stores"), direct.read("silver", "products")
+    result = clean_year(direct.read("bronze", "transactions", year), stores, products, year)
+    direct.write("silver", "transactions", year, result.transactions)
+    direct.write("silver", "transactions_quarantine", year, result.quarantine)
+    release_memory()
 
 
-def build_gold(settings: Settings, lakehouse: Lakehouse) -> Stage:
-    with measured(f"gold: {len(GOLD_TABLES)} tables") as stage:
-        stage.rows = 0
-        for year in settings.years:
-            for table in GOLD_TABLES:
-                inputs = {
-                    name: lakehouse.scan(*key, None if key[1] in DIMENSIONS else year)
-                    for name, key in table.inputs.items()
-                }
-                lakehouse.write("gold", table.name, year, table.compute(inputs, year), settings.gold_zstd_level)
-            stage.rows += lakehouse.rows("silver", "transactions", year)
-            release_memory()
-        stage.bytes_written = layer_bytes(lakehouse, "gold")
-    return stage
+def build_gold_year(direct: Direct, year: int) -> None:
+    """Every gold table of the year, then the year published (what was written of it in this process)."""
+    for table in GOLD_TABLES:
+        sources = {
+            name: direct.read(*SOURCE_TABLES[name], None if name in DIMENSIONS else year) for name in table.inputs
+        }
+        direct.write("gold", table.name, year, table.compute(GoldSources(year=year, **sources)))
+    direct.publish(year)
+    release_memory()
+
+
+def build_year(settings: Settings, direct: Direct, year: int, stages: dict[str, Stage]) -> None:
+    """One year, bronze to gold, each layer timed into its stage, then published."""
+    with measured("bronze") as bronze:
+        rows = build_bronze_year(settings, direct, year)
+    with measured("silver") as silver:
+        build_silver_year(direct, year)
+    with measured("gold") as gold:
+        build_gold_year(direct, year)
+    for name, step in (("bronze", bronze), ("silver", silver), ("gold", gold)):
+        stages[name].seconds += step.seconds
+        stages[name].peak_rss_bytes = max(stages[name].peak_rss_bytes, step.peak_rss_bytes)
+    stages["bronze"].rows = (stages["bronze"].rows or 0) + rows
+    stages["silver"].rows = stages["gold"].rows = stages["bronze"].rows
+
+
+DIMENSIONS = {"stores", "products", "calendar"}
 
 
 def direct_pipeline(settings: Settings) -> list[Stage]:
-    """generate -> gold by calling the assets' functions directly, one stage per layer."""
-    lakehouse = Lakehouse(settings.data_dir)
-    return [build(settings, lakehouse) for build in (build_dimensions, build_bronze, build_silver, build_gold)]
+    """generate -> gold by calling the assets' functions directly, one stage per layer, published per year."""
+    direct = Direct(settings)
+    stages = {
+        "bronze": Stage(f"bronze: generate + zstd-{settings.bronze_zstd_level}"),
+        "silver": Stage(f"silver: clean + quarantine, zstd-{settings.silver_zstd_level}"),
+        "gold": Stage(f"gold: {len(GOLD_TABLES)} tables + publish"),
+    }
+    dimensions = build_dimensions(settings, direct)
+    for year in settings.years:
+        build_year(settings, direct, year, stages)
+    for layer, stage in stages.items():
+        stage.bytes_written = layer_bytes(direct.lakehouse, layer)
+    return [dimensions, *stages.values()]
 
 
 def dagster_assets_only(settings: Settings, direct_seconds: float) -> list[Stage]:
@@ -146,15 +187,15 @@ def dagster_one_year(settings: Settings, all_years_seconds: float) -> list[Stage
     year = str(settings.years[-1])
     with measured(f"one year ({year}), with checks") as stage:
         outcome = execute(defs, YEARLY_JOB, instance, year)
-        stage.rows = Lakehouse(settings.data_dir).rows("bronze", "transactions", year)
+        stage.rows = _bronze_rows(settings, [int(year)])
     stage.notes["succeeded"] = str(outcome.success)
     stage.notes["one year / all years (time)"] = f"{stage.seconds / all_years_seconds:.3f}"
     return [stage]
 
 
-def _bronze_rows(settings: Settings) -> int:
-    lakehouse = Lakehouse(settings.data_dir)
-    return sum(lakehouse.rows("bronze", "transactions", year) for year in settings.years)
+def _bronze_rows(settings: Settings, years: list[int] | None = None) -> int:
+    published = Catalog(Lakehouse(settings.data_dir)).current().table("bronze", "transactions")
+    return sum(published.rows.get(str(year), 0) for year in (years or settings.years)) if published else 0
 
 
 def direct(settings: Settings, _: float) -> list[Stage]:

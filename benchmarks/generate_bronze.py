@@ -16,11 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.measure import measured, print_stages
-from retail_lakehouse.assets.bronze import YearOfTransactions, transaction_generator
 from retail_lakehouse.generator.calendar import generate_calendar
 from retail_lakehouse.generator.products import generate_products
 from retail_lakehouse.generator.stores import generate_stores
 from retail_lakehouse.settings import Settings, parse_years
+from retail_lakehouse.sources import YearOfTransactions, transaction_generator
 from retail_lakehouse.storage import Lakehouse
 
 
@@ -52,7 +52,9 @@ def main() -> None:
         bronze.rows, bronze.bytes_written = 0, 0
         for year in settings.years:
             source = YearOfTransactions(settings, year, stores.lazy(), products.lazy(), calendar.lazy())
-            written = lakehouse.write("bronze", "transactions", year, source.chunks(), settings.bronze_zstd_level)
+            head = lakehouse.head_version("bronze", "transactions")  # nothing is published here: keep every year
+            level = settings.bronze_zstd_level
+            written = lakehouse.write("bronze", "transactions", year, source.chunks(), level, "benchmark", head)
             bronze.rows += written.rows
             bronze.bytes_written += written.bytes
     bronze.notes["bytes per line"] = f"{bronze.bytes_written / bronze.rows:.2f}"
