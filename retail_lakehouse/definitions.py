@@ -1,5 +1,8 @@
 """The one Definitions object: every asset, check, resource and job, built from the settings."""
 
+import os
+from collections.abc import Mapping
+
 import dagster as dg
 
 from retail_lakehouse.assets.bronze import build_bronze_assets
@@ -15,7 +18,11 @@ DIMENSIONS_JOB = "dimensions"
 YEARLY_JOB = "yearly"
 
 
-def build_definitions(settings: Settings, rebuild: bool = False) -> dg.Definitions:
+def build_definitions(
+    settings: Settings, rebuild: bool = False, environment: Mapping[str, str] | None = None
+) -> dg.Definitions:
+    """Everything Dagster loads; `environment` (the process's, for the code location) makes the resource's
+    fields `EnvVar`s wherever a `LAKEHOUSE_*` variable is set."""
     partitions = yearly_partitions(settings)
     tables = [*build_bronze_assets(partitions), *build_silver_assets(partitions), *build_gold_assets(partitions)]
     yearly = [key for a in tables if a.partitions_def is not None for key in a.keys]
@@ -38,11 +45,11 @@ def build_definitions(settings: Settings, rebuild: bool = False) -> dg.Definitio
         assets=[*tables, dimension_release, year_release],
         asset_checks=checks,
         jobs=jobs,
-        resources=resources_for(settings, rebuild=rebuild),
+        resources=resources_for(settings, rebuild=rebuild, environment=environment),
         # One process per run: a year's steps share one start-up (Dagster, Polars, this code) instead of
         # paying it per step, and the run holds the data root's writer lock from its first write to its end.
         executor=dg.in_process_executor,
     )
 
 
-defs = build_definitions(Settings.from_env())
+defs = build_definitions(Settings.from_env(), environment=os.environ)

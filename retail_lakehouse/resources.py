@@ -10,6 +10,7 @@ at their published version, pinned for the run, so a dimension rebuild cannot sl
 
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,24 +46,34 @@ class LakehouseResource(dg.ConfigurableResource):
     rebuild: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Settings, rebuild: bool = False) -> "LakehouseResource":
+    def from_settings(
+        cls, settings: Settings, rebuild: bool = False, environment: Mapping[str, str] | None = None
+    ) -> "LakehouseResource":
+        """The resource for `settings`; a field whose `LAKEHOUSE_*` variable is set in `environment` reads it
+        through `dg.EnvVar` instead, so the UI shows where the value comes from and a run reads it afresh."""
         rates = ",".join(f"{name}={rate}" for name, rate in vars(settings.defect_rates).items())
-        return cls(
-            data_dir=str(settings.data_dir.resolve()),
-            rows=settings.rows,
-            seed=settings.seed,
-            years=",".join(map(str, settings.years)),
-            source=settings.source,
-            stores=settings.stores,
-            products=settings.products,
-            defect_rates=rates,
-            bronze_zstd_level=settings.bronze_zstd_level,
-            silver_zstd_level=settings.silver_zstd_level,
-            gold_zstd_level=settings.gold_zstd_level,
-            retention_hours=settings.retention_hours,
-            max_volume_change=settings.max_volume_change,
-            rebuild=rebuild,
-        )
+        values: dict[str, Any] = {
+            "data_dir": str(settings.data_dir.resolve()),
+            "rows": settings.rows,
+            "seed": settings.seed,
+            "years": ",".join(map(str, settings.years)),
+            "source": settings.source,
+            "stores": settings.stores,
+            "products": settings.products,
+            "defect_rates": rates,
+            "bronze_zstd_level": settings.bronze_zstd_level,
+            "silver_zstd_level": settings.silver_zstd_level,
+            "gold_zstd_level": settings.gold_zstd_level,
+            "retention_hours": settings.retention_hours,
+            "max_volume_change": settings.max_volume_change,
+        }
+        for name, value in values.items():
+            variable = f"LAKEHOUSE_{name.upper()}"
+            if environment is not None and environment.get(variable, "").strip() and isinstance(value, str):
+                values[name] = dg.EnvVar(variable)
+            elif environment is not None and environment.get(variable, "").strip() and isinstance(value, int):
+                values[name] = dg.EnvVar.int(variable)
+        return cls(**values, rebuild=rebuild)
 
     @property
     def settings(self) -> Settings:
@@ -176,7 +187,9 @@ def readable_bytes(count: int) -> str:
     return f"{size:.1f} GiB"
 
 
-def resources_for(settings: Settings, rebuild: bool = False) -> dict[str, Any]:
+def resources_for(
+    settings: Settings, rebuild: bool = False, environment: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Every resource, configured from the settings (one place, so every environment is set up alike)."""
-    lakehouse = LakehouseResource.from_settings(settings, rebuild=rebuild)
+    lakehouse = LakehouseResource.from_settings(settings, rebuild=rebuild, environment=environment)
     return {"lakehouse": lakehouse, "io_manager": LakehouseIOManager(lakehouse=lakehouse)}

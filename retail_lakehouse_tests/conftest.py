@@ -24,6 +24,16 @@ E2E_DEFECT_RATES = DefectRates(
 )  # fmt: skip
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every run the tests start records into a throwaway Dagster home, never the user's `DAGSTER_HOME`."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        yield home
+
+
 def small_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings for a dataset that materializes in seconds: two years, 60,000 lines, full dimensions."""
     values: dict[str, object] = {

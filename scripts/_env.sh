@@ -6,7 +6,15 @@ cd "$ROOT"
 VENV="$ROOT/.venv"
 export DAGSTER_HOME="${DAGSTER_HOME:-$ROOT/.dagster_home}"
 mkdir -p "$DAGSTER_HOME"
-[ -f "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
+# One run at a time: runs of a data root write under one lock, so a backfill over every year queues its runs
+# (one year in memory at once) instead of starting them together and failing all but one.
+[ -f "$DAGSTER_HOME/dagster.yaml" ] || cat > "$DAGSTER_HOME/dagster.yaml" <<'YAML'
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+YAML
 
 find_python() {
   for candidate in python3.11 python3.12 python3 python; do

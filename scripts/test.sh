@@ -10,6 +10,10 @@ if [ ! -x /usr/bin/chromium ]; then
     exit 1
   fi
 fi
+# The tests record Dagster runs in a throwaway home, never in the user's .dagster_home.
+DAGSTER_HOME="$(mktemp -d)"
+export DAGSTER_HOME
+trap 'rm -rf "$DAGSTER_HOME"' EXIT
 ruff check .
 ruff format --check .
-exec pytest "$@"
+pytest "$@"
