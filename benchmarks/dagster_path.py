@@ -1,0 +1,84 @@
+"""One year through the path Dagster users take against `lakehouse run`, side by side, as a ratio.
+
+    python -m benchmarks.dagster_path --rows 10000000            # builds the data first, then compares
+    python -m benchmarks.dagster_path --data-dir /path --rows 100000000 --rounds 2
+
+The Dagster path is `dagster asset materialize --select 'bronze/transactions*' --partition YEAR`: a fresh
+process loading the code location and running the year's assets, checks and release with the project's
+default executor, as a run launched from the UI does. The CLI path is `lakehouse run --years YEAR`. Both
+rebuild the same year on the same data root, taking turns; whole-process wall time and peak RSS are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from benchmarks.measure import tree_rss
+
+
+def timed(command: list[str], environment: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of a command's whole process tree."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    watched = psutil.Process(process.pid)
+    while process.poll() is None:
+        try:
+            peak = max(peak, tree_rss(watched))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    if process.returncode:
+        sys.exit(f"{' '.join(command[:3])} failed: {(process.stderr.read().strip().splitlines() or ['?'])[-1]}")
+    return time.perf_counter() - started, peak / 2**30
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--years", default="2020-2025")
+    parser.add_argument("--data-dir", type=Path, help="an existing data root built with these settings")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    root = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-dagster-"))
+    home = Path(tempfile.mkdtemp(prefix="bench-dagster-home-"))
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    environment = os.environ | {
+        "LAKEHOUSE_DATA_DIR": str(root), "LAKEHOUSE_ROWS": str(args.rows), "LAKEHOUSE_YEARS": args.years,
+        "DAGSTER_HOME": str(home),
+    }  # fmt: skip
+    bin_dir = Path(sys.executable).parent
+    if args.data_dir is None:
+        print(f"building {args.rows:,} lines into {root} ...", flush=True)
+        timed([str(bin_dir / "lakehouse"), "run"], environment)
+    year = args.years.split("-")[-1].split(",")[-1]
+    commands = {
+        "lakehouse run": [str(bin_dir / "lakehouse"), "run", "--years", year],
+        "dagster asset materialize": [str(bin_dir / "dagster"), "asset", "materialize", "-m",
+                                      "retail_lakehouse.definitions", "--select", "bronze/transactions*",
+                                      "--partition", year],
+    }  # fmt: skip
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(args.rounds):
+        for name, command in commands.items():
+            results[name].append(timed(command, environment))
+            print(f"  {name:<27} {results[name][-1][0]:7.1f} s  peak {results[name][-1][1]:.2f} GB", flush=True)
+    cli = statistics.median(s for s, _ in results["lakehouse run"])
+    ui = statistics.median(s for s, _ in results["dagster asset materialize"])
+    print(f"\nOne year ({year}) of {args.rows:,} lines over {args.years}, medians of {args.rounds} rounds")
+    print(f"lakehouse run: {cli:.1f} s; dagster asset materialize: {ui:.1f} s")
+    print(f"Dagster path / CLI path (time): {ui / cli:.3f}")
+
+
+if __name__ == "__main__":
+    main()
