@@ -87,6 +87,8 @@ class Settings:
     bronze_zstd_level: int = 9
     silver_zstd_level: int = 3
     gold_zstd_level: int = 9
+    # A landing file with more unreadable lines than this share is refused as a changed format, not loaded.
+    max_rejected_share: float = 0.01
 
     @property
     def partition_keys(self) -> list[str]:
@@ -117,6 +119,7 @@ class Settings:
             bronze_zstd_level=_int(get, "LAKEHOUSE_BRONZE_ZSTD_LEVEL", default.bronze_zstd_level, 1, 22),
             silver_zstd_level=_int(get, "LAKEHOUSE_SILVER_ZSTD_LEVEL", default.silver_zstd_level, 1, 22),
             gold_zstd_level=_int(get, "LAKEHOUSE_GOLD_ZSTD_LEVEL", default.gold_zstd_level, 1, 22),
+            max_rejected_share=_share(get, "LAKEHOUSE_MAX_REJECTED_SHARE", default.max_rejected_share),
         )
 
 
@@ -147,4 +150,17 @@ def _int(get, name: str, default: int, low: int, high: int) -> int:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
     if not low <= value <= high:
         raise SettingsError(f"{name}={value} is outside {low}..{high}")
+    return value
+
+
+def _share(get, name: str, default: float) -> float:
+    raw = get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{name}={value} is outside 0..1")
     return value
