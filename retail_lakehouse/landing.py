@@ -1,15 +1,19 @@
 """The landing zone: CSV files as a point-of-sale export delivers them, written and read back.
 
 Layout: `landing/stores.csv`, `landing/products.csv`, and per year `landing/transactions/<year>/` with one
-file per month (`pos_<year>-<month>.csv`, header row, `.` decimals, empty for missing values) and the
-generator's `defect_manifest.json`. Reading conforms every file to the bronze contract or stops with a
+file per month (`pos_<year>-<month>.csv`, header row, `.` decimals, empty for missing values; daily files
+`pos_<year>-<month>-<day>.csv` may sit next to them) and the generator's `defect_manifest.json`.
+Transaction files are read line by line against the bronze contract: a line that cannot be read becomes a
+rejected line with its file, number, text and reason, and a file with too many of them is refused with a
 one-line error naming the file, the line and the column.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -18,10 +22,23 @@ from retail_lakehouse.errors import LandingFileError
 from retail_lakehouse.generator.defects import defect_manifest
 from retail_lakehouse.generator.transactions import TransactionGenerator
 from retail_lakehouse.schemas import BronzeProducts, BronzeStores, BronzeTransactions, polars_schema
+from retail_lakehouse.settings import Settings
 from retail_lakehouse.storage import Lakehouse, atomic_path
-from retail_lakehouse.transforms.bronze import TIMESTAMP_FORMAT, conform_columns
+from retail_lakehouse.transforms.bronze import TIMESTAMP_FORMAT, conform_columns, parse_landing_csv
 
 MANIFEST_FILE = "defect_manifest.json"
+_POS_FILE = re.compile(r"pos_(?P<year>\d{4})-(?P<month>\d{2})(?:-\d{2})?\.csv")
+_MISSING = "landing file is missing (run `lakehouse generate --to-landing`)"
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """One transaction file of the landing zone, read against the bronze contract."""
+
+    name: str  # relative to the landing root, e.g. `transactions/2023/pos_2023-03.csv`
+    lines: pl.DataFrame  # `BronzeTransactions`, in file order
+    rejected: pl.DataFrame  # `RejectedLines`, by line number
+    line_count: int  # data lines in the file: lines.height + rejected.height
 
 
 def month_file(lakehouse: Lakehouse, year: int, month: int) -> Path:
@@ -56,7 +73,7 @@ def export_year(lakehouse: Lakehouse, generator: TransactionGenerator, year: int
 def read_csv(path: Path, schema: pl.Schema) -> pl.DataFrame:
     """Read one landing file as text and conform it to `schema`."""
     if not path.is_file():
-        raise LandingFileError(f"{path}: landing file is missing (run `lakehouse generate --to-landing`)")
+        raise LandingFileError(f"{path}: {_MISSING}")
     try:
         raw = pl.read_csv(path, infer_schema=False)
     except (pl.exceptions.PolarsError, OSError) as error:
@@ -73,11 +90,67 @@ def read_products(lakehouse: Lakehouse) -> pl.DataFrame:
     return read_csv(lakehouse.landing("products.csv"), polars_schema(BronzeProducts))
 
 
+def transaction_paths(lakehouse: Lakehouse, year: int) -> list[Path]:
+    """Every CSV file of the year's landing folder, by name (monthly and daily files sort by date)."""
+    folder = lakehouse.landing("transactions", str(year))
+    return sorted((p for p in folder.glob("*.csv") if p.is_file()), key=lambda p: p.name)
+
+
+def landing_months(lakehouse: Lakehouse, year: int) -> list[int]:
+    """The months of `year` with at least one POS file (`pos_<year>-<month>[-<day>].csv`), ascending.
+
+    For a completeness guard: a month without a file would otherwise just be a month without sales.
+    """
+    months = set()
+    for path in transaction_paths(lakehouse, year):
+        match = _POS_FILE.fullmatch(path.name)
+        if match and int(match["year"]) == year and 1 <= int(match["month"]) <= 12:
+            months.add(int(match["month"]))
+    return sorted(months)
+
+
+def read_transaction_files(
+    lakehouse: Lakehouse, year: int, max_rejected_share: float = Settings.max_rejected_share
+) -> Iterator[LandingFile]:
+    """The year's transaction files in name order, each as its conformed lines and its rejected lines.
+
+    Reads every `*.csv` of the folder, whatever its period; which months are covered is `landing_months`'s
+    question. A file with a wrong header, or with more than `max_rejected_share` of its lines rejected,
+    raises `LandingFileError`.
+    """
+    for path in transaction_paths(lakehouse, year):
+        yield _read_transaction_file(lakehouse, path, year, max_rejected_share)
+
+
 def read_transactions(lakehouse: Lakehouse, year: int) -> Iterator[pl.DataFrame]:
-    """The year's monthly files in order, one conformed frame at a time."""
-    schema = polars_schema(BronzeTransactions)
-    for month in range(1, 13):
-        yield read_csv(month_file(lakehouse, year, month), schema)
+    """The year's files in name order, one conformed frame at a time; strict: any rejected line stops it.
+
+    For callers that have nowhere to keep rejected lines (bronze until it stores `rejected_lines`): dropping
+    them here would lose rows silently. Every month must have a file; a missing one stops the reading when
+    the files reach it, as a missing monthly file always did.
+    """
+    missing = [m for m in range(1, 13) if m not in landing_months(lakehouse, year)]
+    for path in transaction_paths(lakehouse, year):
+        match = _POS_FILE.fullmatch(path.name)
+        if missing and match and int(match["month"]) > missing[0]:
+            break
+        landing_file = _read_transaction_file(lakehouse, path, year, Settings.max_rejected_share)
+        if landing_file.rejected.height:
+            first = landing_file.rejected.row(0, named=True)
+            raise LandingFileError(f"{landing_file.name}: line {first['line_number']}: {first['error']}")
+        yield landing_file.lines
+    if missing:
+        raise LandingFileError(f"{month_file(lakehouse, year, missing[0])}: {_MISSING}")
+
+
+def _read_transaction_file(lakehouse: Lakehouse, path: Path, year: int, max_rejected_share: float) -> LandingFile:
+    name = path.relative_to(lakehouse.landing()).as_posix()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise LandingFileError(f"{name}: cannot be read ({error.strerror or type(error).__name__})") from None
+    parsed = parse_landing_csv(data, BronzeTransactions, name, year, max_rejected_share=max_rejected_share)
+    return LandingFile(name, parsed.lines, parsed.rejected, parsed.line_count)
 
 
 def read_manifest(lakehouse: Lakehouse, year: int) -> pl.DataFrame:

@@ -104,6 +104,20 @@ class DefectManifest(_Contract):
     rows: pl.Int64 = pa.Field(ge=0)
 
 
+class RejectedLines(_Contract):
+    """One row per landing line that could not be read into the bronze contract: where it is, its text, and why.
+
+    `line_number` is the physical line in the file (the header is line 1); `raw_line` is the line without its
+    terminator, NUL bytes and bytes that are not UTF-8 shown as U+FFFD; `error` names the column.
+    """
+
+    file: pl.String
+    line_number: pl.Int64 = pa.Field(ge=2)
+    raw_line: pl.String
+    error: pl.String
+    year: pl.Int32
+
+
 # --- silver ---------------------------------------------------------------------------------------------
 
 

@@ -34,7 +34,15 @@ QUARANTINE_REASONS: tuple[str, ...] = (
 
 # How and where the data is stored and guarded, not what it is: changing these keeps the dataset identity.
 NOT_IDENTITY = frozenset(
-    {"data_dir", "bronze_zstd_level", "silver_zstd_level", "gold_zstd_level", "retention_hours", "max_volume_change"}
+    {
+        "data_dir",
+        "bronze_zstd_level",
+        "silver_zstd_level",
+        "gold_zstd_level",
+        "retention_hours",
+        "max_volume_change",
+        "max_rejected_share",
+    }
 )
 
 
@@ -96,6 +104,8 @@ class Settings:
     gold_zstd_level: int = 9
     retention_hours: int = 168
     max_volume_change: float = 0.5
+    # A landing file with more unreadable lines than this share is refused as a changed format, not loaded.
+    max_rejected_share: float = 0.01
 
     @property
     def partition_keys(self) -> list[str]:
@@ -142,6 +152,7 @@ class Settings:
             gold_zstd_level=_int(get, "LAKEHOUSE_GOLD_ZSTD_LEVEL", default.gold_zstd_level, 1, 22),
             retention_hours=_int(get, "LAKEHOUSE_RETENTION_HOURS", default.retention_hours, 0, 24 * 3650),
             max_volume_change=_float(get, "LAKEHOUSE_MAX_VOLUME_CHANGE", default.max_volume_change, 0.0, 100.0),
+            max_rejected_share=_float(get, "LAKEHOUSE_MAX_REJECTED_SHARE", default.max_rejected_share, 0.0, 1.0),
         )
 
 

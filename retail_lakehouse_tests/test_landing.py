@@ -85,3 +85,62 @@ def test_money_with_too_many_decimals_is_malformed_not_rounded(tmp_path, exporte
     path.write_text("\n".join([text[0], ",".join(fields)]))
     with pytest.raises(LandingFileError, match="line 2: column unit_price"):
         next(landing.read_transactions(bad, 2023))
+
+
+def test_each_file_comes_with_its_rejected_lines_and_good_lines_in_name_order(tmp_path, exported):
+    source = exported[0]
+    lakehouse = Lakehouse(tmp_path)
+    folder = lakehouse.landing("transactions", "2023")
+    folder.mkdir(parents=True)
+    march = landing.month_file(source, 2023, 3).read_text().splitlines(keepends=True)
+    (folder / "pos_2023-03.csv").write_text("".join(march[:6]))
+    bad = march[3].split(",")
+    bad[5] = "x7"  # quantity
+    daily = [march[0], march[6], ",".join(bad), march[7]]
+    (folder / "pos_2023-03-31.csv").write_text("".join(daily))
+    (folder / "pos_2023-01.csv").write_text(march[0])
+
+    files = list(landing.read_transaction_files(lakehouse, 2023, max_rejected_share=0.5))  # 1 of 3 lines is bad
+
+    assert [f.name for f in files] == [
+        "transactions/2023/pos_2023-01.csv",
+        "transactions/2023/pos_2023-03-31.csv",
+        "transactions/2023/pos_2023-03.csv",
+    ]
+    assert [(f.line_count, f.lines.height, f.rejected.height) for f in files] == [(0, 0, 0), (3, 2, 1), (5, 5, 0)]
+    rejected = files[1].rejected
+    assert rejected.select("file", "line_number", "year").row(0) == ("transactions/2023/pos_2023-03-31.csv", 3, 2023)
+    assert rejected["error"][0].startswith("column quantity: cannot read 'x7' as Int32")
+    assert rejected["raw_line"][0] == ",".join(bad).rstrip("\n")
+    march_lines = landing.read_csv(landing.month_file(source, 2023, 3), files[2].lines.schema)
+    assert files[2].lines.equals(march_lines.head(5))
+    assert files[1].lines.equals(march_lines.slice(5, 2))
+    assert landing.landing_months(lakehouse, 2023) == [1, 3]
+
+
+def test_generated_files_have_no_rejected_lines(exported):
+    lakehouse, *_, generator = exported
+    files = list(landing.read_transaction_files(lakehouse, 2023))
+    chunks = list(generator.year(2023))
+    assert [f.rejected.height for f in files] == [0] * 12
+    assert [f.line_count for f in files] == [c.lines.height for c in chunks]
+    assert landing.landing_months(lakehouse, 2023) == list(range(1, 13))
+
+
+def test_the_strict_reader_stops_at_a_missing_month_or_a_bad_line(tmp_path, exported):
+    source = exported[0]
+    lakehouse = Lakehouse(tmp_path)
+    folder = lakehouse.landing("transactions", "2023")
+    folder.mkdir(parents=True)
+    for month in (1, 2, 4):
+        (folder / f"pos_2023-{month:02d}.csv").write_bytes(landing.month_file(source, 2023, month).read_bytes())
+    frames = landing.read_transactions(lakehouse, 2023)
+    assert next(frames).height > 0 and next(frames).height > 0
+    with pytest.raises(LandingFileError, match=r"pos_2023-03\.csv: landing file is missing"):
+        next(frames)
+
+    text = landing.month_file(source, 2023, 3).read_text().splitlines(keepends=True)
+    text[150] = text[150].replace(",", ",,", 1)  # 12 fields: one line in thousands, under the 1 % threshold
+    (folder / "pos_2023-03.csv").write_text("".join(text))
+    with pytest.raises(LandingFileError, match=r"transactions/2023/pos_2023-03\.csv: line 151: column payment_method"):
+        list(landing.read_transactions(lakehouse, 2023))

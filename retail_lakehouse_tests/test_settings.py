@@ -16,6 +16,7 @@ def test_defaults_work_on_a_laptop():
     assert settings.seed == 42
     assert settings.years == (2020, 2021, 2022, 2023, 2024, 2025)
     assert settings.source == "generator"
+    assert settings.max_rejected_share == 0.01
 
 
 def test_variables_override_defaults():
@@ -27,6 +28,7 @@ def test_variables_override_defaults():
             "LAKEHOUSE_YEARS": "2021,2023-2024",
             "LAKEHOUSE_SOURCE": "landing",
             "LAKEHOUSE_DEFECT_RATES": "duplicate=0.01, missing_key=0",
+            "LAKEHOUSE_MAX_REJECTED_SHARE": "0.05",
         }
     )
     assert settings.data_dir == Path("/srv/lake")
@@ -36,6 +38,7 @@ def test_variables_override_defaults():
     assert settings.partition_keys == ["2021", "2023", "2024"]
     assert settings.source == "landing"
     assert settings.defect_rates.duplicate == 0.01 and settings.defect_rates.missing_key == 0
+    assert settings.max_rejected_share == 0.05
 
 
 @pytest.mark.parametrize(
@@ -47,6 +50,9 @@ def test_variables_override_defaults():
         ("LAKEHOUSE_YEARS", "twenty", "expected years like"),
         ("LAKEHOUSE_SOURCE", "s3", "expected 'generator' or 'landing'"),
         ("LAKEHOUSE_DEFECT_RATES", "typo=0.1", "unknown defect 'typo'"),
+        ("LAKEHOUSE_MAX_REJECTED_SHARE", "1%", "LAKEHOUSE_MAX_REJECTED_SHARE='1%' is not a number"),
+        ("LAKEHOUSE_MAX_REJECTED_SHARE", "1.5", "LAKEHOUSE_MAX_REJECTED_SHARE=1.5 is outside 0..1"),
+        ("LAKEHOUSE_MAX_REJECTED_SHARE", "nan", "LAKEHOUSE_MAX_REJECTED_SHARE=nan is outside 0..1"),
     ],
 )
 def test_nonsense_gets_a_one_line_error(name, value, message):
