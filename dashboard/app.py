@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import dash
+import flask
 import polars as pl
 from dash import Input, Output, dcc, html
+from werkzeug.exceptions import InternalServerError
 
 from dashboard import data, figures
 from dashboard.data import Filters, Totals
@@ -31,6 +33,7 @@ from dashboard.views import (
     breadcrumb,
     comparison,
     drill_target,
+    known_filters,
     neighbours,
     parse_view,
     week_label,
@@ -42,6 +45,9 @@ GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 GRAPHS = ("trend-graph", "state-graph", "category-graph")
 HIDDEN = {"display": "none"}
 SHOWN: dict[str, str] = {}
+logger = logging.getLogger(__name__)
+BACK_LINK = "← Back to the latest year"
+FAILED_HINT = "Something went wrong on the server while drawing it; the details are in the server's log."
 NO_GOLD_HINT = "Run `bash scripts/run.sh` (the README's run command) to build the gold tables, then reload this page."
 
 
@@ -51,6 +57,7 @@ def create_app(data_dir: Path) -> dash.Dash:
     threading.Thread(target=_preload_gold, args=(data_dir,), name="gold-preload", daemon=True).start()
     app = dash.Dash(__name__, title="Retail sales · lakehouse", update_title=None)
     app.layout = _layout()
+    app.server.register_error_handler(InternalServerError, _unexpected_error)
 
     @app.callback(
         output={
@@ -85,7 +92,11 @@ def create_app(data_dir: Path) -> dash.Dash:
     def update(search: str | None, states: list[str] | None, categories: list[str] | None, clicks: list[Any]):
         trigger = dash.ctx.triggered_id
         click = clicks[GRAPHS.index(trigger)] if trigger in GRAPHS else None
-        outputs = render_page(data_dir, search, states, categories, trigger, click)
+        try:
+            outputs = render_page(data_dir, search, states, categories, trigger, click)
+        except Exception:  # the last line of defence: a sentence and a way back, never an HTTP 500
+            logger.exception("drawing the view for %r failed", search)
+            outputs = _message("This view could not be drawn", [FAILED_HINT])
         return {name: outputs.get(name, dash.no_update) for name in _OUTPUT_NAMES} | {"clicks": [None] * len(GRAPHS)}
 
     return app
@@ -96,7 +107,18 @@ def _preload_gold(data_dir: Path) -> None:
     try:
         data.preload(data_dir)
     except Exception as error:  # a background warm-up must never take the server down
-        logging.getLogger(__name__).warning("preloading gold under %s stopped: %s", data_dir, error)
+        logger.warning("preloading gold under %s stopped: %s", data_dir, error)
+
+
+def _unexpected_error(error: InternalServerError) -> tuple[str, int]:
+    """What Flask answers when a request raised: a callback request the app cannot parse is the client's error.
+
+    The callback itself never raises (it draws a message instead), so what reaches here from the callback URL
+    is a body Dash could not read (missing inputs, wrong shapes), which deserves a 400 and a sentence.
+    """
+    if flask.request.path.endswith("/_dash-update-component"):
+        return "The dashboard could not read this callback request (not what its page sends).", 400
+    return f"<p>Something went wrong on the server. <a href='/'>{BACK_LINK}</a></p>", 500
 
 
 def serve(data_dir: Path, host: str = "127.0.0.1", port: int = 8050, debug: bool = False) -> None:
@@ -208,36 +230,53 @@ def render_page(
         return _message("No gold tables yet", [detail, html.Br(), _markdown_code(NO_GOLD_HINT)], link=False)
 
     years = data.available_years(data_dir)
+    shown: View | None = None  # the view the address shows, if any
     try:
-        view = parse_view(search, years)
+        view = shown = parse_view(search, years)
     except BadAddress as error:
         if trigger in (None, "url"):
             return _message("This address shows nothing", [str(error)])
         view = View("year", max(years))  # a filter or click on an error page starts afresh
 
+    notes: list[str] = []
     if trigger in ("state-filter", "category-filter"):
-        view = view.with_filters(Filters(tuple(states or ()), tuple(categories or ())))
+        filters, notes = known_filters(states, categories)
+        view = view.with_filters(filters)
     elif trigger == "trend-graph" and view.level != "day":
         token = _clicked(click)
-        if token:
-            view = drill_target(token, view.filters)
-    elif trigger == "state-graph":
-        view = view.with_filters(Filters(_toggle(view.filters.states, _clicked(click)), view.filters.categories))
-    elif trigger == "category-graph":
-        view = view.with_filters(Filters(view.filters.states, _toggle(view.filters.categories, _clicked(click))))
+        if token is not None:
+            try:
+                view = drill_target(token, view.filters, years)
+            except BadAddress as error:
+                notes.append(str(error))
+    elif trigger in ("state-graph", "category-graph"):
+        chosen_states, chosen_categories = view.filters.states, view.filters.categories
+        if trigger == "state-graph":
+            chosen_states = _toggle(chosen_states, _clicked(click))
+        else:
+            chosen_categories = _toggle(chosen_categories, _clicked(click))
+        filters, notes = known_filters(list(chosen_states), list(chosen_categories))
+        view = view.with_filters(filters)
 
     outputs = _render_view(data_dir, years, view)
-    outputs["search"] = dash.no_update if trigger in (None, "url") else view.search()
+    outputs["search"] = dash.no_update if trigger in (None, "url") or view == shown else view.search()
+    if notes:
+        outputs["message"] = _notice(notes)
     return outputs
 
 
-def _clicked(click: dict[str, Any] | None) -> str | None:
-    points = (click or {}).get("points") or []
-    return points[0].get("customdata") if points else None
+def _clicked(click: object) -> object:
+    """The clicked point's customdata (what the bar opens or filters), or None; clickData is what a client sent."""
+    if not isinstance(click, dict):
+        return None
+    points = click.get("points")
+    if not isinstance(points, list) or not points or not isinstance(points[0], dict):
+        return None
+    return points[0].get("customdata")
 
 
-def _toggle(selected: tuple[str, ...], key: str | None) -> tuple[str, ...]:
-    if not key:
+def _toggle(selected: tuple[object, ...], key: object) -> tuple[object, ...]:
+    if key is None or key == "":
         return selected
     return tuple(s for s in selected if s != key) if key in selected else (*selected, key)
 
@@ -249,8 +288,17 @@ def _markdown_code(text: str) -> dcc.Markdown:
 def _message(title: str, body: list[Any], link: bool = True) -> dict[str, Any]:
     children: list[Any] = [html.H2(title), html.Div(body)]
     if link:
-        children.append(dcc.Link("← Back to the latest year", href="/", className="back"))
+        children.append(dcc.Link(BACK_LINK, href="/", className="back"))
     return {"message": html.Div(children, className="card message", id="message-card"), "body_style": HIDDEN}
+
+
+def _notice(sentences: list[str]) -> html.Div:
+    """What was ignored among the inputs, above a view that is still shown."""
+    return html.Div(
+        [*(html.P(sentence) for sentence in sentences), dcc.Link(BACK_LINK, href="/", className="back")],
+        className="card notice",
+        id="notice-card",
+    )
 
 
 def _render_view(data_dir: Path, years: list[int], view: View) -> dict[str, Any]:

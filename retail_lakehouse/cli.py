@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("summary", help="print rows per layer and quarantined rows by reason")
     dashboard = commands.add_parser("dashboard", help="serve the dashboard on the gold tables")
     dashboard.add_argument("--host", default="127.0.0.1")
-    dashboard.add_argument("--port", type=int, default=8050)
+    dashboard.add_argument("--port", default="8050", help="TCP port from 1 to 65535 (default 8050)")
     dashboard.add_argument("--debug", action="store_true", help="Dash debug mode (never on a shared host)")
     args = parser.parse_args(argv)
 
@@ -45,13 +45,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         from dashboard.app import serve
 
-        serve(settings.data_dir, host=args.host, port=args.port, debug=args.debug)
+        serve(settings.data_dir, host=args.host, port=_tcp_port(args.port), debug=args.debug)
         return 0
     except LakehouseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _tcp_port(text: str) -> int:
+    """The port to listen on; checked here so that `--port 99999` is one line, not a socket traceback."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise LakehouseError(f"--port {text!r} is not a TCP port: give a whole number from 1 to 65535")
+    return port
 
 
 def _generate(settings: Settings, to_landing: bool) -> int:

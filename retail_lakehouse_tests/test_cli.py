@@ -75,3 +75,12 @@ def test_dashboard_binds_to_localhost_without_debug_unless_asked(environment, mo
         {"dir": environment, "host": "127.0.0.1", "port": 8050, "debug": False},
         {"dir": environment, "host": "0.0.0.0", "port": 9000, "debug": True},
     ]
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "80a"])
+def test_dashboard_port_out_of_range_is_one_line(environment, monkeypatch, capsys, port):
+    import dashboard.app
+
+    monkeypatch.setattr(dashboard.app, "serve", lambda *args, **kwargs: pytest.fail("served on a bad port"))
+    assert main(["dashboard", f"--port={port}"]) == 2
+    assert one_error_line(capsys) == (f"error: --port '{port}' is not a TCP port: give a whole number from 1 to 65535")
