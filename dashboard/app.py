@@ -8,8 +8,11 @@ inputs, which the latency benchmark calls directly. Gold is read only through `d
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+import time
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,8 @@ from retail_lakehouse.schemas import CATEGORIES
 
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 GRAPHS = ("trend-graph", "state-graph", "category-graph")
+# Rendered pages kept per process (a page's components and figures, some tens of kB each).
+VIEW_CACHE_SIZE = 512
 HIDDEN = {"display": "none"}
 SHOWN: dict[str, str] = {}
 logger = logging.getLogger(__name__)
@@ -104,8 +109,10 @@ def create_app(data_dir: Path) -> dash.Dash:
 
 def _preload_gold(data_dir: Path) -> None:
     """Warm the gold cache off the request path; a file that cannot be read is reported when a view needs it."""
+    started = time.perf_counter()
     try:
-        data.preload(data_dir)
+        partitions = data.preload(data_dir)
+        logger.info("preloaded %d gold partitions in %.2f s", partitions, time.perf_counter() - started)
     except Exception as error:  # a background warm-up must never take the server down
         logger.warning("preloading gold under %s stopped: %s", data_dir, error)
 
@@ -119,11 +126,6 @@ def _unexpected_error(error: InternalServerError) -> tuple[str, int]:
     if flask.request.path.endswith("/_dash-update-component"):
         return "The dashboard could not read this callback request (not what its page sends).", 400
     return f"<p>Something went wrong on the server. <a href='/'>{BACK_LINK}</a></p>", 500
-
-
-def serve(data_dir: Path, host: str = "127.0.0.1", port: int = 8050, debug: bool = False) -> None:
-    """Serve the dashboard until interrupted (localhost only unless `host` says otherwise)."""
-    create_app(data_dir).run(host=host, port=port, debug=debug)
 
 
 _OUTPUT_NAMES = (
@@ -221,7 +223,8 @@ def render_page(
     address as it is (rewriting it would add history entries the back button would bounce on); a filter or a
     click computes the new view and writes its address.
     """
-    missing = data.missing_tables(data_dir)
+    generation = data.gold_generation(data_dir)
+    missing, years = _gold_overview(Path(data_dir), generation)
     if missing:
         present = len(data.GOLD_TABLES) - len(missing)
         detail = f"The gold layer under {Path(data_dir) / 'gold'} is " + (
@@ -229,7 +232,6 @@ def render_page(
         )
         return _message("No gold tables yet", [detail, html.Br(), _markdown_code(NO_GOLD_HINT)], link=False)
 
-    years = data.available_years(data_dir)
     shown: View | None = None  # the view the address shows, if any
     try:
         view = shown = parse_view(search, years)
@@ -258,11 +260,33 @@ def render_page(
         filters, notes = known_filters(list(chosen_states), list(chosen_categories))
         view = view.with_filters(filters)
 
-    outputs = _render_view(data_dir, years, view)
+    outputs = dict(_cached_view(Path(data_dir), generation, years, view))  # a copy: the cached one is shared
     outputs["search"] = dash.no_update if trigger in (None, "url") or view == shown else view.search()
     if notes:
         outputs["message"] = _notice(notes)
     return outputs
+
+
+@functools.lru_cache(maxsize=8)
+def _gold_overview(data_dir: Path, generation: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The gold tables still missing and the years gold has, once per publication of gold."""
+    missing = tuple(data.missing_tables(data_dir))
+    return missing, () if missing else tuple(data.available_years(data_dir))
+
+
+@functools.lru_cache(maxsize=VIEW_CACHE_SIZE)
+def _cached_view(data_dir: Path, generation: str, years: tuple[int, ...], view: View) -> dict[str, Any]:
+    """The rendered view, kept per process: the same address on the same publication of gold draws the same page.
+
+    `generation` (from `data.gold_generation`) is only a key: a republished gold is a new key, so a stale page
+    is never served, and the least recently used pages fall out. Callers must not modify the dict.
+    """
+    return _render_view(data_dir, years, view)
+
+
+def clear_view_cache() -> None:
+    """Forget the rendered views of this process (the latency benchmark times drawing, not lookups)."""
+    _cached_view.cache_clear()
 
 
 def _clicked(click: object) -> object:
@@ -301,7 +325,7 @@ def _notice(sentences: list[str]) -> html.Div:
     )
 
 
-def _render_view(data_dir: Path, years: list[int], view: View) -> dict[str, Any]:
+def _render_view(data_dir: Path, years: Sequence[int], view: View) -> dict[str, Any]:
     filters = view.filters
     period = all_years_period(years) if view.level == "all" else view.period
     totals = data.period_totals(data_dir, period.start, period.end, filters)
@@ -422,7 +446,9 @@ def _stores_title(period: Period, filters: Filters) -> str:
     return f"Top stores on {period.label}" + (" (all categories)" if filters.categories else "")
 
 
-def _trend(data_dir: Path, years: list[int], view: View, period: Period, stores: pl.DataFrame | None) -> dict[str, Any]:
+def _trend(
+    data_dir: Path, years: Sequence[int], view: View, period: Period, stores: pl.DataFrame | None
+) -> dict[str, Any]:
     """The main chart: years, a year's months, a month's or week's days, or a day's top stores."""
     filters = view.filters
     week_links: list[Any] = []

@@ -3,6 +3,8 @@
 Gold lives at `<data_dir>/gold/<table>/year=<YYYY>/data.parquet`. The pipeline may rewrite a partition at any
 time (atomic rename), so every read stats the partition files and reloads one whose identity (inode, mtime,
 size) changed; otherwise the parsed frame is served from memory, since gold is small and read on every click.
+Caches above this module (rendered views) key on `gold_generation`, the one answer to "has gold been
+republished?", so that a new publication is never served from an old cache.
 
 Which table answers a question depends on the filters, because transactions only add up where baskets
 cannot overlap: without a category filter they are exact (a basket belongs to one store and day), so the
@@ -13,6 +15,7 @@ baskets spanning them, which the dashboard labels rather than hides. Revenue, un
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -74,9 +77,31 @@ def partition_files(data_dir: Path, table: str) -> dict[int, Path]:
     return {year: gold.path("gold", table, year) for year in gold.years("gold", table)}
 
 
-def _read_partition(path: Path) -> pl.DataFrame:
+def _identity(path: Path) -> tuple[int, int, int]:
+    """What changes when the pipeline replaces a partition file: its inode, modification time and size."""
     stat = path.stat()
-    identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def gold_generation(data_dir: Path) -> str:
+    """A short token that changes whenever gold is republished (a partition rewritten, added or removed).
+
+    Every cache of what gold says keys on it. Today it is derived from the partition files' identities; once
+    gold is read through a catalog of published versions, it is that published version.
+    """
+    digest = hashlib.blake2b(digest_size=8)
+    for table in GOLD_TABLES:
+        for year, path in partition_files(data_dir, table).items():
+            try:
+                identity = _identity(path)
+            except FileNotFoundError:  # removed since it was listed: a republication under way
+                identity = (0, 0, 0)
+            digest.update(f"{table}/{year}:{identity}\n".encode())
+    return digest.hexdigest()
+
+
+def _read_partition(path: Path) -> pl.DataFrame:
+    identity = _identity(path)
     with _cache_lock:
         cached = _cache.get(path)
     if cached is not None and cached[0] == identity:

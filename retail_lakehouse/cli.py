@@ -31,7 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     dashboard = commands.add_parser("dashboard", help="serve the dashboard on the gold tables")
     dashboard.add_argument("--host", default="127.0.0.1")
     dashboard.add_argument("--port", default="8050", help="TCP port from 1 to 65535 (default 8050)")
-    dashboard.add_argument("--debug", action="store_true", help="Dash debug mode (never on a shared host)")
+    dashboard.add_argument(
+        "--debug", action="store_true", help="Dash's development server in debug mode (never shared)"
+    )
+    dashboard.add_argument("--workers", default=None, help="gunicorn worker processes (default: min(2, CPU count))")
+    dashboard.add_argument("--threads", default="4", help="threads per worker (default 4)")
     args = parser.parse_args(argv)
 
     try:
@@ -43,9 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "summary":
             _print_summary(settings, settings.years)
             return 0
-        from dashboard.app import serve
+        from dashboard.server import serve
 
-        serve(settings.data_dir, host=args.host, port=_tcp_port(args.port), debug=args.debug)
+        port = _tcp_port(args.port)
+        workers = None if args.workers is None else _positive("--workers", args.workers)
+        threads = _positive("--threads", args.threads)
+        serve(settings.data_dir, host=args.host, port=port, debug=args.debug, workers=workers, threads=threads)
         return 0
     except LakehouseError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -63,6 +70,16 @@ def _tcp_port(text: str) -> int:
     if not 1 <= port <= 65535:
         raise LakehouseError(f"--port {text!r} is not a TCP port: give a whole number from 1 to 65535")
     return port
+
+
+def _positive(option: str, text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise LakehouseError(f"{option} {text!r} is not a positive whole number")
+    return value
 
 
 def _generate(settings: Settings, to_landing: bool) -> int:

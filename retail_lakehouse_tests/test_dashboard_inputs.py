@@ -185,31 +185,40 @@ def test_addresses_of_issue_10_8_get_a_sentence(gold: Path, search: str, message
 # --- through Dash's HTTP endpoint, as a browser (or anyone) posts -----------------------------------------
 
 
-def callback_body(app: Any, search: Any, states: Any = None, categories: Any = None, **clicks: Any) -> dict:
-    """The JSON the Dash renderer posts to /_dash-update-component for the page's one callback."""
-    (key, spec), *_ = app.callback_map.items()
-    outputs = [dict(zip(("id", "property"), o.rsplit(".", 1), strict=True)) for o in key.strip(".").split("...")]
-    values = [search, states, categories, *(clicks.get(graph.replace("-", "_")) for graph in GRAPHS)]
-    changed = next((f"{g}.clickData" for g in GRAPHS if g.replace("-", "_") in clicks), None)
-    if changed is None:
-        changed = "state-filter.value" if states is not None else "url.search"
+def callback_body(dependencies: list[dict[str, Any]], values: dict[str, Any], changed: str) -> dict[str, Any]:
+    """The JSON the Dash renderer posts to /_dash-update-component for the callback with input `changed`.
+
+    `dependencies` is what the page reads from /_dash-dependencies; `values` are the inputs' values by
+    `id.property` (None where not given), `changed` the input that fired.
+    """
+    spec = next(d for d in dependencies if any(f"{i['id']}.{i['property']}" == changed for i in d["inputs"]))
+    output = spec["output"]
+    names = output.strip(".").split("...") if output.startswith("..") else [output]
     return {
-        "output": key,
-        "outputs": outputs,
-        "inputs": [dict(spec, value=value) for spec, value in zip(spec["inputs"], values, strict=True)],
+        "output": output,
+        "outputs": [dict(zip(("id", "property"), name.rsplit(".", 1), strict=True)) for name in names],
+        "inputs": [dict(i, value=values.get(f"{i['id']}.{i['property']}")) for i in spec["inputs"]],
         "changedPropIds": [changed],
-        "state": [],
+        "state": [dict(i, value=values.get(f"{i['id']}.{i['property']}")) for i in spec["state"]],
     }
 
 
-@pytest.fixture(scope="module")
-def app(gold: Path) -> Any:
-    return create_app(gold)
+def page_callback(search: Any, states: Any = None, **clicks: Any) -> tuple[dict[str, Any], str]:
+    """Values and the changed input for the page's main callback: an address, a state filter or a click."""
+    values = {"url.search": search, "state-filter.value": states}
+    values |= {f"{graph}.clickData": click for graph, click in clicks.items()}
+    changed = next(iter(clicks), None)
+    return values, (f"{changed}.clickData" if changed else "state-filter.value" if states else "url.search")
 
 
 @pytest.fixture(scope="module")
-def client(app: Any) -> Any:
-    return app.server.test_client()
+def client(gold: Path) -> Any:
+    return create_app(gold).server.test_client()
+
+
+@pytest.fixture(scope="module")
+def dependencies(client: Any) -> list[dict[str, Any]]:
+    return json.loads(client.get("/_dash-dependencies").data)
 
 
 @pytest.mark.parametrize(
@@ -219,15 +228,15 @@ def client(app: Any) -> Any:
         ({"search": "?year=2024&month=3&day=99999999999999999999"}, "is not a day"),
         ({"search": "?week=9999-W52"}, "There is no data for week 9999-W52"),
         ({"search": "?year=2024", "states": ["XX"]}, "Ignored the unknown federal state “XX”."),
-        ({"search": "?year=2024", "trend_graph": {"points": [{"customdata": "2024-13"}]}}, "There is no month 13"),
-        ({"search": "?year=2024", "state_graph": {"points": [{"customdata": "XX"}]}}, "unknown federal state “XX”"),
+        ({"search": "?year=2024", "trend-graph": {"points": [{"customdata": "2024-13"}]}}, "There is no month 13"),
+        ({"search": "?year=2024", "state-graph": {"points": [{"customdata": "XX"}]}}, "unknown federal state “XX”"),
         ({"search": 12}, "“12” is not an address"),
     ],
 )
 def test_crafted_callback_requests_are_answered_with_a_sentence(
-    app: Any, client: Any, body: dict, sentence: str
+    client: Any, dependencies: list[dict[str, Any]], body: dict, sentence: str
 ) -> None:
-    response = client.post("/_dash-update-component", json=callback_body(app, **body))
+    response = client.post("/_dash-update-component", json=callback_body(dependencies, *page_callback(**body)))
     assert response.status_code == 200
     message = json.loads(response.data)["response"]["message"]["children"]
     assert sentence in json.dumps(message, ensure_ascii=False)
