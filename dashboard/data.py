@@ -100,8 +100,12 @@ def gold_generation(data_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_partition(path: Path) -> pl.DataFrame:
-    identity = _identity(path)
+def _read_partition(path: Path) -> pl.DataFrame | None:
+    """The partition's rows, from memory unless the file was replaced since; None if there is no such file."""
+    try:
+        identity = _identity(path)
+    except FileNotFoundError:
+        return None
     with _cache_lock:
         cached = _cache.get(path)
     if cached is not None and cached[0] == identity:
@@ -114,13 +118,17 @@ def _read_partition(path: Path) -> pl.DataFrame:
 
 
 def read_gold(data_dir: Path, table: str, years: Iterable[int] | None = None) -> pl.DataFrame:
-    """The table's rows for `years` (all years if None), reloading any partition rewritten since last read."""
-    wanted = None if years is None else set(years)
-    frames = [
-        _read_partition(path)
-        for year, path in partition_files(data_dir, table).items()
-        if wanted is None or year in wanted
-    ]
+    """The table's rows for `years` (all years if None), reloading any partition rewritten since last read.
+
+    Named years are looked up directly (a stat each); only "all years" lists the table's partitions, since a
+    listing costs a directory glob, and most views read one or two years of several tables.
+    """
+    if years is None:
+        paths = list(partition_files(data_dir, table).values())
+    else:
+        gold = Lakehouse(Path(data_dir))
+        paths = [gold.path("gold", table, year) for year in sorted(set(years))]
+    frames = [frame for frame in map(_read_partition, paths) if frame is not None]
     if not frames:
         return empty_frame(GOLD_MODELS[table])
     return pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
@@ -133,9 +141,7 @@ def preload(data_dir: Path) -> int:
     read of six years of a table costs a first visitor a few hundred milliseconds that warm reads do not.
     """
     paths = [path for table in GOLD_TABLES for path in partition_files(data_dir, table).values()]
-    for path in paths:
-        _read_partition(path)
-    return len(paths)
+    return sum(_read_partition(path) is not None for path in paths)
 
 
 def missing_tables(data_dir: Path) -> list[str]:

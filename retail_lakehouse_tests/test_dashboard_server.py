@@ -143,3 +143,15 @@ def test_a_republished_gold_is_served_by_every_worker(served: tuple[str, Path, P
     assert revenues(8) == {"44 €"}
     republish_yearly_revenue(gold, 2024, "99.99")
     assert revenues(8) == {"100 €"}
+
+
+def test_the_load_benchmarks_analysts_click_through_every_level_without_errors(served: tuple[str, Path, Path]) -> None:
+    """The load benchmark's simulated analysts, briefly and with little thinking: every request they send (the
+    page, its callback graph, every level down and back, filters) is answered with a view (no timing asserted)."""
+    from benchmarks.dashboard_load import simulate
+
+    base, _, _ = served
+    results, _ = simulate(base, [2023, 2024], analysts=3, duration=4, max_requests=300, think=(0.02, 0.1))
+    assert [r for r in results if r.error is not None] == []
+    kinds = {r.kind for r in results}
+    assert {"page", "first view", "all years", "year", "month", "day", "back to month", "back to year"} <= kinds
