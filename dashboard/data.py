@@ -19,7 +19,7 @@ import hashlib
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -64,8 +64,6 @@ class Totals:
             return None
         return (self.revenue / self.transactions).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
-
-# --- reading partitions, with a cache that notices rewritten files ---------------------------------------
 
 _cache: dict[Path, tuple[tuple[int, int, int], pl.DataFrame]] = {}
 _cache_lock = threading.Lock()
@@ -154,9 +152,6 @@ def available_years(data_dir: Path) -> list[int]:
     return sorted(read_gold(data_dir, "yearly_sales")["year"].unique().to_list())
 
 
-# --- measures ---------------------------------------------------------------------------------------------
-
-
 def _summed(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """Sum the measures to `keys` and recompute avg_basket as gold does (an average of averages would be wrong)."""
     summed = frame.group_by(keys).agg(rolled_up_measures())
@@ -221,6 +216,40 @@ def sales_per_month(data_dir: Path, year: int, filters: Filters = NO_FILTERS) ->
 def sales_per_day(data_dir: Path, start: date, end: date, filters: Filters = NO_FILTERS) -> pl.DataFrame:
     """One row per date with sales between `start` and `end` (inclusive): date and the measures."""
     return _summed(_daily_source(data_dir, start, end, filters), ["date"])
+
+
+MOVING_AVERAGE_DAYS = 7
+
+
+def daily_revenue(data_dir: Path, start: date, end: date, filters: Filters = NO_FILTERS) -> pl.DataFrame:
+    """One row per calendar day from `start` to `end`: date, revenue and revenue_7d_avg.
+
+    Days without sales (Sundays, holidays) are zero, so the average is the last seven days' revenue over
+    seven: it smooths the week's rhythm away. The days before `start` come from gold as well, so the first
+    days have a full window; where the window reaches before the years gold has, the average is null rather
+    than diluted by days nobody recorded. Exact: summed in integer cents, the average rounded half up.
+    """
+    window = MOVING_AVERAGE_DAYS
+    first = start - timedelta(days=window - 1)
+    sold = sales_per_day(data_dir, first, end, filters).select("date", (pl.col("revenue") * 100).cast(pl.Int64))
+    recorded = set(available_years(data_dir))
+    days = pl.DataFrame({"date": pl.date_range(first, end, "1d", eager=True)})
+    cents = pl.col("revenue")
+    return (
+        days.join(sold, on="date", how="left")
+        .with_columns(
+            pl.when(pl.col("date").dt.year().is_in(list(recorded))).then(cents.fill_null(0)).otherwise(None)
+        )
+        .with_columns(cents.rolling_sum(window, min_samples=window).alias("sum_7d"))
+        .filter(pl.col("date") >= start)
+        .select(
+            "date",
+            (cents.cast(pl.Decimal(18, 2)) / 100).cast(REVENUE).alias("revenue"),
+            # Half up in integer cents: floor(sum / 7 + 1/2) = (2 * sum + 7) // 14.
+            ((pl.col("sum_7d") * 2 + window) // (2 * window)).cast(pl.Decimal(18, 2)).truediv(100).cast(REVENUE)
+            .alias("revenue_7d_avg"),
+        )
+    )  # fmt: skip
 
 
 def period_totals(data_dir: Path, start: date, end: date, filters: Filters = NO_FILTERS) -> Totals:

@@ -68,8 +68,7 @@ class View:
         if self.level == "all":
             params.append(("view", "all"))
         elif self.level == "week" and self.week is not None:
-            iso = self.week.isocalendar()
-            params.append(("week", f"{iso.year}-W{iso.week:02d}"))
+            params.append(("week", week_token(self.week)))
         else:
             params.append(("year", str(self.year)))
             if self.month is not None:
@@ -289,6 +288,41 @@ def parse_view(search: object, years: Sequence[int]) -> View:
     if day is None:
         return View("month", year, month, filters=filters)
     return View("day", year, month, _date(year, month, day), filters=filters)
+
+
+Picker = Literal["year", "month", "week"]
+
+
+def anchor_year(view: View, years: Sequence[int]) -> int:
+    """The year the pickers offer months and weeks of: the view's (a week's ISO year), else the latest."""
+    if view.week is not None:
+        return view.week.isocalendar().year
+    return view.year if view.year is not None else max(years)
+
+
+def week_token(monday: date) -> str:
+    """`2024-W11`: how an address and the week picker name an ISO week."""
+    iso = monday.isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
+
+
+def picked_view(picker: Picker, value: object, view: View, years: Sequence[int]) -> View:
+    """The view a year, month or week picker opens, filters kept: the address it would write, parsed.
+
+    The year picker opens that year, the month picker that month of the pickers' year (`anchor_year`), the
+    week picker that ISO week. Going through `parse_view` means a value no menu offers (sent by hand) is a
+    `BadAddress` like any other address.
+    """
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise BadAddress(f"{_quoted(value)} is not a {picker} to open.")
+    if picker == "year":
+        params: list[tuple[str, object]] = [("year", value)]
+    elif picker == "month":
+        params = [("year", anchor_year(view, years)), ("month", value)]
+    else:
+        params = [("week", value)]
+    params += [("state", s) for s in view.filters.states] + [("category", c) for c in view.filters.categories]
+    return parse_view("?" + urlencode(params), years)
 
 
 def _parse_filters(params: dict[str, list[str]]) -> Filters:

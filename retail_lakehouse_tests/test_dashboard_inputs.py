@@ -16,14 +16,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from dashboard.app import GRAPHS, create_app, render_page
+from dashboard.app import GRAPHS, PICKERS, create_app, render_page, table_csv
 from dashboard.views import BadAddress, known_filters, parse_view
 from retail_lakehouse.schemas import CATEGORIES, STATE_CODES
 from retail_lakehouse_tests.test_dashboard_data import write_hand_made_gold
 
 YEARS = [2023, 2024]
 KEYS = ("year", "month", "day", "week", "view", "state", "category", "other")
-TRIGGERS = (None, "url", "state-filter", "category-filter", *GRAPHS, "no-such-component")
+TRIGGERS = (None, "url", "state-filter", "category-filter", *GRAPHS, *PICKERS, "no-such-component")
 ODD_NUMBERS = ["²", "٣", "99999999999999999999", "2024.0", "03", " 12 ", "1e3", "0x10", "+3", "-1", "", "all", "%00"]
 NUMBERISH = st.one_of(
     st.sampled_from(ODD_NUMBERS), st.integers(-5, 40).map(str), st.integers(0, 10**25).map(str), st.text(max_size=8)
@@ -62,6 +62,9 @@ PARAMS: dict[str, st.SearchStrategy[str]] = {
 }
 
 
+PICKED = st.one_of(
+    st.sampled_from([2019, 2023, 2024, 0, 3, 12, 13, -1, True, 2.5, "2024", "²"]), WEEKS, NUMBERISH, JSON
+)
 SHAPES = [("year",), ("year", "month"), ("year", "month", "day"), ("week",), ("view",), ("month", "day")]
 
 
@@ -73,6 +76,13 @@ def searches(draw: st.DrawFn) -> str:
     keys = list(draw(st.sampled_from(SHAPES))) + draw(st.lists(st.sampled_from(KEYS), max_size=3))
     pairs = [(key, draw(PARAMS[key])) for key in draw(st.permutations(keys))]
     return "?" * draw(st.booleans()) + "&".join(f"{key}={value}" for key, value in pairs)
+
+
+def issue_example(search: str, trigger: str | None = None, states: Any = None, click: Any = None) -> Any:
+    """One of the inputs issue 10.8 reported, run as an explicit example of the rendering property."""
+    return example(search=search, states=states, categories=None, trigger=trigger, click=click, picked=None).via(
+        "issue 10.8"
+    )
 
 
 ISSUE_10_8 = ["?year=²", "?year=2024&month=3&day=99999999999999999999", "?week=9999-W52"]
@@ -108,22 +118,17 @@ def test_parse_view_returns_a_view_of_gold_or_raises_bad_address(search: Any) ->
     categories=FILTER_VALUES,
     trigger=st.sampled_from(TRIGGERS),
     click=CLICKS,
+    picked=PICKED,
 )
-@example(search=ISSUE_10_8[0], states=None, categories=None, trigger=None, click=None).via("issue 10.8")
-@example(search=ISSUE_10_8[1], states=None, categories=None, trigger="url", click=None).via("issue 10.8")
-@example(search=ISSUE_10_8[2], states=None, categories=None, trigger=None, click=None).via("issue 10.8")
-@example(search="?year=2024", states=["XX"], categories=None, trigger="state-filter", click=None).via("issue 10.8")
-@example(
-    search="?year=2024",
-    states=None,
-    categories=None,
-    trigger="trend-graph",
-    click={"points": [{"customdata": "2024-13"}]},
-).via("issue 10.8")
+@issue_example(ISSUE_10_8[0])
+@issue_example(ISSUE_10_8[1], trigger="url")
+@issue_example(ISSUE_10_8[2])
+@issue_example("?year=2024", trigger="state-filter", states=["XX"])
+@issue_example("?year=2024", trigger="trend-graph", click={"points": [{"customdata": "2024-13"}]})
 def test_render_page_never_raises_on_any_input(
-    gold: Path, search: Any, states: Any, categories: Any, trigger: str | None, click: Any
+    gold: Path, search: Any, states: Any, categories: Any, trigger: str | None, click: Any, picked: Any
 ) -> None:
-    outputs = render_page(gold, search, states, categories, trigger, click)
+    outputs = render_page(gold, search, states, categories, trigger, click, picked)
     if outputs["body_style"] == {"display": "none"}:  # the message path: a sentence and the link back
         assert "Back to the latest year" in str(outputs["message"])
         return
@@ -131,6 +136,15 @@ def test_render_page_never_raises_on_any_input(
     assert set(outputs["states"]) <= set(STATE_CODES) and set(outputs["categories"]) <= set(CATEGORIES)
     if isinstance(outputs["search"], str):
         assert parse_view(outputs["search"], YEARS).filters.states == tuple(outputs["states"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(search=st.one_of(searches(), JSON), table=st.one_of(st.sampled_from(["products", "stores", "Products"]), JSON))
+def test_a_csv_download_is_a_table_in_view_or_nothing(gold: Path, search: Any, table: Any) -> None:
+    found = table_csv(gold, search, table)
+    if found is not None:
+        name, text = found
+        assert name.endswith(f"_top-{table}.csv") and text.startswith("rank,")
 
 
 def test_unknown_filter_values_are_dropped_and_explained() -> None:
@@ -180,9 +194,6 @@ def test_addresses_of_issue_10_8_get_a_sentence(gold: Path, search: str, message
     page = render_page(gold, search)
     assert message in str(page["message"]) and "Back to the latest year" in str(page["message"])
     assert len(str(page["message"])) < 1000  # a 200-digit year is cut short in the sentence
-
-
-# --- through Dash's HTTP endpoint, as a browser (or anyone) posts -----------------------------------------
 
 
 def callback_body(dependencies: list[dict[str, Any]], values: dict[str, Any], changed: str) -> dict[str, Any]:
@@ -240,6 +251,43 @@ def test_crafted_callback_requests_are_answered_with_a_sentence(
     assert response.status_code == 200
     message = json.loads(response.data)["response"]["message"]["children"]
     assert sentence in json.dumps(message, ensure_ascii=False)
+
+
+def test_a_picker_value_no_menu_offers_is_answered_with_a_sentence(
+    client: Any, dependencies: list[dict[str, Any]]
+) -> None:
+    values = {"url.search": "?year=2024", "month-picker.value": {"x": [13]}}
+    response = client.post("/_dash-update-component", json=callback_body(dependencies, values, "month-picker.value"))
+    assert response.status_code == 200
+    assert "is not a month to open" in json.dumps(json.loads(response.data)["response"]["message"], ensure_ascii=False)
+
+
+def test_the_csv_callback_sends_the_table_or_nothing(client: Any, dependencies: list[dict[str, Any]]) -> None:
+    button = '{"table":"products","type":"csv"}.n_clicks'
+    download = next(d for d in dependencies if d["output"] == "download.data")
+    pressed = {"id": {"type": "csv", "table": "products"}, "property": "n_clicks", "value": 1}
+
+    def post(search: Any, inputs: list[Any]) -> Any:
+        body = {
+            "output": "download.data",
+            "outputs": {"id": "download", "property": "data"},
+            "inputs": [inputs],
+            "changedPropIds": [button],
+            "state": [dict(download["state"][0], value=search)],
+        }
+        return client.post("/_dash-update-component", json=body)
+
+    sent = post("?year=2024&month=3", [pressed])
+    assert sent.status_code == 200
+    assert json.loads(sent.data)["response"]["download"]["data"]["filename"] == "2024-03_top-products.csv"
+    # An address that shows no table, a crafted button, a button not pressed: nothing to send, and no 500.
+    for search, button_input in [
+        ("?year=²", pressed),
+        ("?year=2024", dict(pressed, id={"type": "csv", "table": ["x"]})),
+        ("?year=2024", dict(pressed, value=None)),
+    ]:
+        answer = post(search, [button_input])
+        assert answer.status_code in (200, 204) and b'"download"' not in answer.data
 
 
 def test_a_malformed_callback_request_is_a_400_not_a_500(client: Any) -> None:

@@ -75,9 +75,6 @@ def test_repeated_views_come_from_the_cache_until_gold_is_republished(tmp_path: 
     assert revenue_kpi(render_page(gold, "?year=2024&state=NW")) == "6 €"  # 5.00 + 1.10
 
 
-# --- gunicorn, for real ------------------------------------------------------------------------------------
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
