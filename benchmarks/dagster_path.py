@@ -12,6 +12,7 @@ rebuild the same year on the same data root, taking turns; whole-process wall ti
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -32,10 +33,8 @@ def timed(command: list[str], environment: dict[str, str]) -> tuple[float, float
     peak = 0
     watched = psutil.Process(process.pid)
     while process.poll() is None:
-        try:
+        with contextlib.suppress(psutil.Error):
             peak = max(peak, tree_rss(watched))
-        except psutil.Error:
-            pass
         time.sleep(0.05)
     if process.returncode:
         sys.exit(f"{' '.join(command[:3])} failed: {(process.stderr.read().strip().splitlines() or ['?'])[-1]}")

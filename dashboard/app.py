@@ -8,15 +8,21 @@ inputs, which the latency benchmark calls directly. Gold is read only through `d
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import threading
-from datetime import timedelta
+import time
+from collections.abc import Sequence
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import dash
+import flask
 import polars as pl
-from dash import Input, Output, dcc, html
+from dash import ALL, Input, Output, State, dcc, html
+from werkzeug.exceptions import InternalServerError
 
 from dashboard import data, figures
 from dashboard.data import Filters, Totals
@@ -28,20 +34,38 @@ from dashboard.views import (
     Period,
     View,
     all_years_period,
+    anchor_year,
     breadcrumb,
     comparison,
+    day_label,
     drill_target,
+    known_filters,
     neighbours,
     parse_view,
+    picked_view,
     week_label,
+    week_token,
     weeks_of_month,
 )
 from retail_lakehouse.schemas import CATEGORIES
 
-GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
-GRAPHS = ("trend-graph", "state-graph", "category-graph")
+GRAPHS = ("trend-graph", "daily-graph", "state-graph", "category-graph")
+PICKERS = ("year-picker", "month-picker", "week-picker")
+# Plotly's toolbar with its PNG download (at twice the size on screen), without the selection tools.
+GRAPH_CONFIG = {
+    "displayModeBar": True,
+    "displaylogo": False,
+    "responsive": True,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+}
+# Rendered pages kept per process (a page's components and figures, some tens of kB each).
+VIEW_CACHE_SIZE = 512
 HIDDEN = {"display": "none"}
 SHOWN: dict[str, str] = {}
+logger = logging.getLogger(__name__)
+BACK_LINK = "← Back to the latest year"
+FAILED_HINT = "Something went wrong on the server while drawing it; the details are in the server's log."
 NO_GOLD_HINT = "Run `bash scripts/run.sh` (the README's run command) to build the gold tables, then reload this page."
 
 
@@ -51,6 +75,7 @@ def create_app(data_dir: Path) -> dash.Dash:
     threading.Thread(target=_preload_gold, args=(data_dir,), name="gold-preload", daemon=True).start()
     app = dash.Dash(__name__, title="Retail sales · lakehouse", update_title=None)
     app.layout = _layout()
+    app.server.register_error_handler(InternalServerError, _unexpected_error)
 
     @app.callback(
         output={
@@ -72,6 +97,17 @@ def create_app(data_dir: Path) -> dash.Dash:
             "category_title": Output("category-title", "children"),
             "categories_figure": Output("category-graph", "figure"),
             "tables": Output("tables", "children"),
+            "year_options": Output("year-picker", "options"),
+            "year_value": Output("year-picker", "value"),
+            "month_options": Output("month-picker", "options"),
+            "month_value": Output("month-picker", "value"),
+            "week_options": Output("week-picker", "options"),
+            "week_value": Output("week-picker", "value"),
+            "daily_style": Output("daily-card", "style"),
+            "daily_title": Output("daily-title", "children"),
+            "daily": Output("daily-graph", "figure"),
+            "closed": Output("closed", "children"),
+            "charts_style": Output("charts", "style"),
             # Cleared after each click, so clicking the same bar again (after going back) fires again.
             "clicks": [Output(graph, "clickData") for graph in GRAPHS],
         },
@@ -80,34 +116,67 @@ def create_app(data_dir: Path) -> dash.Dash:
             "states": Input("state-filter", "value"),
             "categories": Input("category-filter", "value"),
             "clicks": [Input(graph, "clickData") for graph in GRAPHS],
+            "picks": [Input(picker, "value") for picker in PICKERS],
         },
     )
-    def update(search: str | None, states: list[str] | None, categories: list[str] | None, clicks: list[Any]):
+    def update(search: Any, states: Any, categories: Any, clicks: list[Any], picks: list[Any]) -> dict[str, Any]:
         trigger = dash.ctx.triggered_id
         click = clicks[GRAPHS.index(trigger)] if trigger in GRAPHS else None
-        outputs = render_page(data_dir, search, states, categories, trigger, click)
+        picked = picks[PICKERS.index(trigger)] if trigger in PICKERS else None
+        try:
+            outputs = render_page(data_dir, search, states, categories, trigger, click, picked)
+        except Exception:  # the last line of defence: a sentence and a way back, never an HTTP 500
+            logger.exception("drawing the view for %r failed", search)
+            outputs = _message("This view could not be drawn", [FAILED_HINT])
         return {name: outputs.get(name, dash.no_update) for name in _OUTPUT_NAMES} | {"clicks": [None] * len(GRAPHS)}
+
+    @app.callback(
+        Output("download", "data"),
+        Input({"type": "csv", "table": ALL}, "n_clicks"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def download(clicks: Any, search: Any) -> Any:
+        trigger = dash.ctx.triggered_id
+        pressed = dash.ctx.triggered[0].get("value") if dash.ctx.triggered else None
+        if not pressed or not isinstance(trigger, dict):
+            return dash.no_update  # a button drawn anew (n_clicks None), not pressed
+        try:
+            found = table_csv(data_dir, search, trigger.get("table"))
+        except Exception:  # as for the page: never an HTTP 500
+            logger.exception("the CSV of %r for %r failed", trigger, search)
+            return dash.no_update
+        return dash.no_update if found is None else dcc.send_string(found[1], found[0], type="text/csv")
 
     return app
 
 
 def _preload_gold(data_dir: Path) -> None:
     """Warm the gold cache off the request path; a file that cannot be read is reported when a view needs it."""
+    started = time.perf_counter()
     try:
-        data.preload(data_dir)
+        partitions = data.preload(data_dir)
+        logger.info("preloaded %d gold tables in %.2f s", partitions, time.perf_counter() - started)
     except Exception as error:  # a background warm-up must never take the server down
-        logging.getLogger(__name__).warning("preloading gold under %s stopped: %s", data_dir, error)
+        logger.warning("preloading gold under %s stopped: %s", data_dir, error)
 
 
-def serve(data_dir: Path, host: str = "127.0.0.1", port: int = 8050, debug: bool = False) -> None:
-    """Serve the dashboard until interrupted (localhost only unless `host` says otherwise)."""
-    create_app(data_dir).run(host=host, port=port, debug=debug)
+def _unexpected_error(error: InternalServerError) -> tuple[str, int]:
+    """What Flask answers when a request raised: a callback request the app cannot parse is the client's error.
+
+    The callback itself never raises (it draws a message instead), so what reaches here from the callback URL
+    is a body Dash could not read (missing inputs, wrong shapes), which deserves a 400 and a sentence.
+    """
+    if flask.request.path.endswith("/_dash-update-component"):
+        return "The dashboard could not read this callback request (not what its page sends).", 400
+    return f"<p>Something went wrong on the server. <a href='/'>{BACK_LINK}</a></p>", 500
 
 
 _OUTPUT_NAMES = (
     "search", "states", "categories", "message", "body_style", "breadcrumb", "heading", "steps", "kpis",
     "trend_title", "week_links", "trend", "trend_note", "state_title", "states_figure", "category_title",
-    "categories_figure", "tables",
+    "categories_figure", "tables", "year_options", "year_value", "month_options", "month_value", "week_options",
+    "week_value", "daily_style", "daily_title", "daily", "closed", "charts_style",
 )  # fmt: skip
 
 
@@ -149,40 +218,66 @@ def _layout() -> html.Div:
                 ],
             ),
             html.Div(id="message"),
+            dcc.Download(id="download"),
             html.Main(
                 id="body",
                 style=HIDDEN,
                 children=[
                     html.Div(
                         className="titlebar",
-                        children=[html.Nav(id="breadcrumb", className="breadcrumb"), html.Div(id="steps")],
+                        children=[html.Nav(id="breadcrumb", className="breadcrumb"), _pickers(), html.Div(id="steps")],
                     ),
                     html.H2(id="heading"),
-                    html.Div(id="kpis", className="kpis"),
-                    html.Section(
-                        className="card",
-                        children=[
-                            html.Div(className="card-head", children=[html.H3(id="trend-title"),
-                                                                     html.Div(id="week-links")]),
-                            _graph("trend-graph", height=360),
-                            html.Div(id="trend-note", className="note"),
-                        ],
-                    ),
-                    html.Div(className="grid", children=[card("state-title", "state-graph"),
-                                                         card("category-title", "category-graph")]),
-                    html.Div(id="tables", className="grid"),
+                    html.Div(id="closed"),
+                    html.Div(id="charts", children=[
+                        html.Div(id="kpis", className="kpis"),
+                        html.Section(
+                            className="card",
+                            children=[
+                                html.Div(className="card-head", children=[html.H3(id="trend-title"),
+                                                                         html.Div(id="week-links")]),
+                                _graph("trend-graph", height=360),
+                                html.Div(id="trend-note", className="note"),
+                            ],
+                        ),
+                        html.Section(id="daily-card", className="card", style=HIDDEN, children=[
+                            html.H3(id="daily-title"), _graph("daily-graph", height=300),
+                        ]),
+                        html.Div(className="grid", children=[card("state-title", "state-graph"),
+                                                             card("category-title", "category-graph")]),
+                        html.Div(id="tables", className="grid"),
+                    ]),
                 ],
             ),
         ],
     )  # fmt: skip
 
 
+def _pickers() -> html.Div:
+    """Straight to a year, a month or a week, beside the drill-down (options and values follow the view)."""
+
+    def picker(picker_id: str, placeholder: str, width: int) -> dcc.Dropdown:
+        return dcc.Dropdown(
+            id=picker_id,
+            options=[],
+            placeholder=placeholder,
+            clearable=False,
+            searchable=False,
+            className="picker",
+            style={"width": f"{width}px"},
+        )
+
+    return html.Div(
+        className="pickers",
+        children=[picker("year-picker", "Year", 100), picker("month-picker", "Month", 140),
+                  picker("week-picker", "Week", 210)],
+    )  # fmt: skip
+
+
 def _graph(graph_id: str, height: int) -> dcc.Graph:
     # A responsive graph fills its box, so the box needs a fixed height (an inline style: Dash sets one).
-    return dcc.Graph(id=graph_id, config=GRAPH_CONFIG, figure={}, style={"height": f"{height}px"})
-
-
-# --- rendering ---------------------------------------------------------------------------------------------
+    config = GRAPH_CONFIG | {"toImageButtonOptions": GRAPH_CONFIG["toImageButtonOptions"] | {"filename": graph_id}}
+    return dcc.Graph(id=graph_id, config=config, figure={}, style={"height": f"{height}px"})
 
 
 def render_page(
@@ -190,16 +285,20 @@ def render_page(
     search: str | None,
     states: list[str] | None = None,
     categories: list[str] | None = None,
-    trigger: str | None = None,
-    click: dict[str, Any] | None = None,
+    trigger: object = None,
+    click: object = None,
+    picked: object = None,
 ) -> dict[str, Any]:
     """Everything the page shows for these inputs, keyed like the callback's outputs.
 
-    `trigger` is the id of the component that changed (None on first load). An address change renders the
-    address as it is (rewriting it would add history entries the back button would bounce on); a filter or a
-    click computes the new view and writes its address.
+    `trigger` is the id of the component that changed (None on first load), `click` the clicked graph's
+    clickData and `picked` the changed picker's value. An address change renders the address as it is
+    (rewriting it would add history entries the back button would bounce on); a filter, a click or a picker
+    computes the new view and writes its address. Every input comes from the client as it likes: what does
+    not make sense gets a sentence, never an exception.
     """
-    missing = data.missing_tables(data_dir)
+    generation = data.gold_generation(data_dir)
+    missing, years = _gold_overview(Path(data_dir), generation)
     if missing:
         present = len(data.GOLD_TABLES) - len(missing)
         detail = f"The gold layer under {Path(data_dir) / 'gold'} is " + (
@@ -207,37 +306,80 @@ def render_page(
         )
         return _message("No gold tables yet", [detail, html.Br(), _markdown_code(NO_GOLD_HINT)], link=False)
 
-    years = data.available_years(data_dir)
+    shown: View | None = None  # the view the address shows, if any
     try:
-        view = parse_view(search, years)
+        view = shown = parse_view(search, years)
     except BadAddress as error:
         if trigger in (None, "url"):
             return _message("This address shows nothing", [str(error)])
         view = View("year", max(years))  # a filter or click on an error page starts afresh
 
+    notes: list[str] = []
     if trigger in ("state-filter", "category-filter"):
-        view = view.with_filters(Filters(tuple(states or ()), tuple(categories or ())))
-    elif trigger == "trend-graph" and view.level != "day":
+        filters, notes = known_filters(states, categories)
+        view = view.with_filters(filters)
+    elif (trigger == "trend-graph" and view.level != "day") or trigger == "daily-graph":
         token = _clicked(click)
-        if token:
-            view = drill_target(token, view.filters)
-    elif trigger == "state-graph":
-        view = view.with_filters(Filters(_toggle(view.filters.states, _clicked(click)), view.filters.categories))
-    elif trigger == "category-graph":
-        view = view.with_filters(Filters(view.filters.states, _toggle(view.filters.categories, _clicked(click))))
+        if token is not None:
+            try:
+                view = drill_target(token, view.filters, years)
+            except BadAddress as error:
+                notes.append(str(error))
+    elif trigger in ("state-graph", "category-graph"):
+        chosen_states, chosen_categories = view.filters.states, view.filters.categories
+        if trigger == "state-graph":
+            chosen_states = _toggle(chosen_states, _clicked(click))
+        else:
+            chosen_categories = _toggle(chosen_categories, _clicked(click))
+        filters, notes = known_filters(list(chosen_states), list(chosen_categories))
+        view = view.with_filters(filters)
+    elif trigger in PICKERS:
+        try:
+            view = picked_view(trigger.removesuffix("-picker"), picked, view, years)  # type: ignore[union-attr, arg-type]
+        except BadAddress as error:
+            notes.append(str(error))
 
-    outputs = _render_view(data_dir, years, view)
-    outputs["search"] = dash.no_update if trigger in (None, "url") else view.search()
+    outputs = dict(_cached_view(Path(data_dir), generation, years, view))  # a copy: the cached one is shared
+    outputs["search"] = dash.no_update if trigger in (None, "url") or view == shown else view.search()
+    if notes:
+        outputs["message"] = _notice(notes)
     return outputs
 
 
-def _clicked(click: dict[str, Any] | None) -> str | None:
-    points = (click or {}).get("points") or []
-    return points[0].get("customdata") if points else None
+@functools.lru_cache(maxsize=8)
+def _gold_overview(data_dir: Path, generation: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The gold tables still missing and the years gold has, once per publication of gold."""
+    missing = tuple(data.missing_tables(data_dir))
+    return missing, () if missing else tuple(data.available_years(data_dir))
 
 
-def _toggle(selected: tuple[str, ...], key: str | None) -> tuple[str, ...]:
-    if not key:
+@functools.lru_cache(maxsize=VIEW_CACHE_SIZE)
+def _cached_view(data_dir: Path, generation: str, years: tuple[int, ...], view: View) -> dict[str, Any]:
+    """The rendered view, kept per process: the same address on the same publication of gold draws the same page.
+
+    `generation` (from `data.gold_generation`) is only a key: a republished gold is a new key, so a stale page
+    is never served, and the least recently used pages fall out. Callers must not modify the dict.
+    """
+    return _render_view(data_dir, years, view)
+
+
+def clear_view_cache() -> None:
+    """Forget the rendered views of this process (the latency benchmark times drawing, not lookups)."""
+    _cached_view.cache_clear()
+
+
+def _clicked(click: object) -> object:
+    """The clicked point's customdata (what the bar opens or filters), or None; clickData is what a client sent."""
+    if not isinstance(click, dict):
+        return None
+    points = click.get("points")
+    if not isinstance(points, list) or not points or not isinstance(points[0], dict):
+        return None
+    return points[0].get("customdata")
+
+
+def _toggle(selected: tuple[object, ...], key: object) -> tuple[object, ...]:
+    if key is None or key == "":
         return selected
     return tuple(s for s in selected if s != key) if key in selected else (*selected, key)
 
@@ -249,26 +391,25 @@ def _markdown_code(text: str) -> dcc.Markdown:
 def _message(title: str, body: list[Any], link: bool = True) -> dict[str, Any]:
     children: list[Any] = [html.H2(title), html.Div(body)]
     if link:
-        children.append(dcc.Link("← Back to the latest year", href="/", className="back"))
+        children.append(dcc.Link(BACK_LINK, href="/", className="back"))
     return {"message": html.Div(children, className="card message", id="message-card"), "body_style": HIDDEN}
 
 
-def _render_view(data_dir: Path, years: list[int], view: View) -> dict[str, Any]:
+def _notice(sentences: list[str]) -> html.Div:
+    """What was ignored among the inputs, above a view that is still shown."""
+    return html.Div(
+        [*(html.P(sentence) for sentence in sentences), dcc.Link(BACK_LINK, href="/", className="back")],
+        className="card notice",
+        id="notice-card",
+    )
+
+
+def _render_view(data_dir: Path, years: Sequence[int], view: View) -> dict[str, Any]:
     filters = view.filters
     period = all_years_period(years) if view.level == "all" else view.period
     totals = data.period_totals(data_dir, period.start, period.end, filters)
-    compared = comparison(view)
-    previous: tuple[Totals | None, str] | None = None
-    if compared is not None:
-        prior, label = compared
-        previous = (
-            data.period_totals(data_dir, prior.start, prior.end, filters) if prior.touches(years) else None,
-            label,
-        )
-
-    stores = data.top_stores(data_dir, view.day, filters) if view.day is not None else None
     before, after = neighbours(view, years)
-    return {
+    page = {
         "message": None,
         "body_style": SHOWN,
         "states": list(filters.states),
@@ -279,8 +420,27 @@ def _render_view(data_dir: Path, years: list[int], view: View) -> dict[str, Any]
             dcc.Link("‹ " + _step_label(before), href=before.href(), className="step") if before else None,
             dcc.Link(_step_label(after) + " ›", href=after.href(), className="step") if after else None,
         ],
+        **_picker_outputs(view, years),
+    }
+    closed = _closed_day(data_dir, view, totals)
+    if closed is not None:  # a sentence instead of empty charts; the charts below stay as they were, hidden
+        return page | {"closed": closed, "charts_style": HIDDEN}
+
+    compared = comparison(view)
+    previous: tuple[Totals | None, str] | None = None
+    if compared is not None:
+        prior, label = compared
+        previous = (
+            data.period_totals(data_dir, prior.start, prior.end, filters) if prior.touches(years) else None,
+            label,
+        )
+    stores = data.top_stores(data_dir, view.day, filters) if view.day is not None else None
+    return page | {
+        "closed": None,
+        "charts_style": SHOWN,
         "kpis": _kpis(totals, previous, filters),
         **_trend(data_dir, years, view, period, stores),
+        **_daily(data_dir, view, period),
         "state_title": "By federal state" + (" · " + _categories_note(filters) if filters.categories else ""),
         "states_figure": figures.states_figure(
             data.sales_per_state(data_dir, period.start, period.end, Filters(categories=filters.categories)),
@@ -294,6 +454,64 @@ def _render_view(data_dir: Path, years: list[int], view: View) -> dict[str, Any]
         ),
         "tables": _tables(data_dir, view, period, stores),
     }
+
+
+def _picker_outputs(view: View, years: Sequence[int]) -> dict[str, Any]:
+    """The pickers' choices (the years gold has; the months and ISO weeks of the view's year) and values."""
+    anchor = anchor_year(view, years)
+    months = range(1, 13) if anchor in years else range(0)
+    mondays = [date.fromisocalendar(anchor, w, 1) for w in range(1, date(anchor, 12, 28).isocalendar().week + 1)]
+    weeks = [m for m in mondays if View("week", week=m).period.touches(years)]
+    week_value = None
+    if view.week is not None:
+        week_value = week_token(view.week)
+    elif view.day is not None and view.day.isocalendar().year == anchor:
+        week_value = week_token(view.day - timedelta(days=view.day.weekday()))
+    month_value = view.month
+    if view.week is not None:
+        thursday = view.week + timedelta(days=3)
+        month_value = thursday.month if thursday.year == anchor else None
+    return {
+        "year_options": [{"label": str(y), "value": y} for y in years],
+        "year_value": None if view.level == "all" else anchor,
+        "month_options": [{"label": MONTH_NAMES[m], "value": m} for m in months],
+        "month_value": month_value,
+        "week_options": [
+            {
+                "label": f"Week {m.isocalendar().week} · {m:%d.%m.}–{m + timedelta(days=6):%d.%m.}",
+                "value": week_token(m),
+            }
+            for m in weeks
+        ],
+        "week_value": week_value,
+    }
+
+
+def _closed_day(data_dir: Path, view: View, totals: Totals) -> html.Div | None:
+    """On a day without sales when every store in the filter was closed (Sunday, holiday): a sentence saying so."""
+    if view.level != "day" or view.day is None or totals.lines:
+        return None
+    marks = data.calendar_marks(data_dir, view.day, view.day, view.filters.states)
+    if not marks.height or not marks["all_closed"][0]:
+        return None
+    mark = marks.row(0, named=True)
+    if mark["is_sunday"]:
+        reason = "a Sunday" + (f" and {mark['holiday']}" if mark["holiday"] else "")
+    else:
+        reason = f"a public holiday ({mark['holiday']})"
+    states = view.filters.states
+    where = "every federal state" if not states else ", ".join(STATE_NAMES[s] for s in states)
+    sentence = f"{day_label(view.day)} was {reason}: the stores in {where} were closed, so there were no sales."
+    return html.Div(html.P(sentence), className="card closed", id="closed-card")
+
+
+def _daily(data_dir: Path, view: View, period: Period) -> dict[str, Any]:
+    """Across a year or all years: revenue per day and its 7-day moving average (hidden at the other levels)."""
+    if view.level not in ("all", "year"):
+        return {"daily_style": HIDDEN, "daily_title": None, "daily": {}}
+    per_day = data.daily_revenue(data_dir, period.start, period.end, view.filters)
+    title = f"Revenue per day and its {data.MOVING_AVERAGE_DAYS}-day average, {period.label} · click a day"
+    return {"daily_style": SHOWN, "daily_title": title, "daily": figures.daily_figure(per_day)}
 
 
 def _breadcrumb(view: View) -> list[Any]:
@@ -374,7 +592,9 @@ def _stores_title(period: Period, filters: Filters) -> str:
     return f"Top stores on {period.label}" + (" (all categories)" if filters.categories else "")
 
 
-def _trend(data_dir: Path, years: list[int], view: View, period: Period, stores: pl.DataFrame | None) -> dict[str, Any]:
+def _trend(
+    data_dir: Path, years: Sequence[int], view: View, period: Period, stores: pl.DataFrame | None
+) -> dict[str, Any]:
     """The main chart: years, a year's months, a month's or week's days, or a day's top stores."""
     filters = view.filters
     week_links: list[Any] = []
@@ -420,8 +640,11 @@ def _trend(data_dir: Path, years: list[int], view: View, period: Period, stores:
     return {"trend_title": title, "trend": figure, "week_links": week_links, "trend_note": note}
 
 
-def _tables(data_dir: Path, view: View, period: Period, stores: pl.DataFrame | None) -> list[Any]:
-    filters = view.filters
+def products_in_view(data_dir: Path, view: View, period: Period) -> tuple[pl.DataFrame, str, bool]:
+    """The top products table of the view: its rows, what period they cover, and whether they are exact.
+
+    A week or a day shows its month's products, since products are summed by month in gold.
+    """
     if view.level == "all":
         year, month, scope = None, None, f"all years ({period.label})"
     elif view.level == "year":
@@ -434,15 +657,26 @@ def _tables(data_dir: Path, view: View, period: Period, stores: pl.DataFrame | N
         year, month = anchor.year, anchor.month
         what = "day" if view.level == "day" else "week"
         scope = f"{MONTH_NAMES[month]} {year} (the selected {what}'s month: products are summed by month)"
-    products = data.top_products(data_dir, year, month, filters)
-    exact = data.top_products_are_exact(month, filters)
-    title = f"Top products of {scope}"
+    products = data.top_products(data_dir, year, month, view.filters)
+    return products, scope, data.top_products_are_exact(month, view.filters)
+
+
+def _csv_button(table: str) -> html.Button:
+    return html.Button(
+        "Download CSV", id={"type": "csv", "table": table}, className="download", title="This table as a CSV file"
+    )
+
+
+def _tables(data_dir: Path, view: View, period: Period, stores: pl.DataFrame | None) -> list[Any]:
+    filters = view.filters
+    products, scope, exact = products_in_view(data_dir, view, period)
     children: list[Any] = [
         html.Section(
             className="card",
             id="top-products",
             children=[
-                html.H3(title),
+                html.Div(className="card-head", children=[html.H3(f"Top products of {scope}"),
+                                                          _csv_button("products")]),
                 _table(
                     ["#", "Product", "Brand", "Category", "Revenue", "Units"],
                     [
@@ -464,7 +698,8 @@ def _tables(data_dir: Path, view: View, period: Period, stores: pl.DataFrame | N
                 className="card",
                 id="top-stores",
                 children=[
-                    html.H3(_stores_title(period, filters)),
+                    html.Div(className="card-head", children=[html.H3(_stores_title(period, filters)),
+                                                              _csv_button("stores")]),
                     _table(
                         ["Store", "City", "State", "Format", "Revenue", "Transactions", "Avg. basket"],
                         [
@@ -478,6 +713,43 @@ def _tables(data_dir: Path, view: View, period: Period, stores: pl.DataFrame | N
             )
         )  # fmt: skip
     return children
+
+
+def table_csv(data_dir: Path, search: object, table: object) -> tuple[str, str] | None:
+    """The file name and CSV text of a table the view at `search` shows (`products`, or `stores` on a day).
+
+    Exact figures (revenue to the cent, as gold has it), one row per line of the table in view, the rank
+    first. None when the address or table name (both from the client) name no table in view.
+    """
+    generation = data.gold_generation(data_dir)
+    missing, years = _gold_overview(Path(data_dir), generation)
+    try:
+        view = parse_view(search, years) if not missing else None
+    except BadAddress:
+        view = None
+    if view is None:
+        return None
+    period = all_years_period(years) if view.level == "all" else view.period
+    if table == "products":
+        rows, _, _ = products_in_view(data_dir, view, period)
+    elif table == "stores" and view.day is not None:
+        rows = data.top_stores(data_dir, view.day, view.filters)
+    else:
+        return None
+    name = _file_stem(view, period) + f"_top-{table}.csv"
+    return name, rows.with_row_index("rank", offset=1).write_csv()
+
+
+def _file_stem(view: View, period: Period) -> str:
+    """`2024-03_BY_Bakery`: the period and filters of a view, for a downloaded file's name."""
+    if view.level == "all":
+        when = f"{period.start.year}-{period.end.year}"
+    elif view.level == "week" and view.week is not None:
+        when = week_token(view.week)
+    else:
+        when = {"year": "{:%Y}", "month": "{:%Y-%m}", "day": "{:%Y-%m-%d}"}[view.level].format(period.start)
+    parts = [when, *view.filters.states, *view.filters.categories]
+    return "_".join(re.sub(r"[^A-Za-z0-9-]+", "-", part).strip("-") for part in parts)
 
 
 def _table(header: list[str], rows: list[list[str]], numeric: tuple[int, ...]) -> html.Table | html.P:

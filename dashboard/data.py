@@ -4,6 +4,8 @@ Gold is read as the catalog publishes it (`<data_dir>/gold/<table>/`, Delta tabl
 never what a run has written but not yet published. Each table is read whole once per published version and
 served from memory after that (gold is small and read on every click); a publish makes the next read load
 the new version.
+Caches above this module (rendered views) key on `gold_generation`, the one answer to "has gold been
+republished?", so that a new publication is never served from an old cache.
 
 Which table answers a question depends on the filters, because transactions only add up where baskets
 cannot overlap: without a category filter they are exact (a basket belongs to one store and day), so the
@@ -17,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -66,7 +68,7 @@ class Totals:
 
 # --- reading published gold, with a cache keyed on the published version ---------------------------------
 
-_cache: dict[tuple[Path, str, int], pl.DataFrame] = {}
+_cache: dict[tuple[Path, str, int], dict[int, pl.DataFrame]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -85,11 +87,11 @@ def published_years(data_dir: Path, table: str) -> list[int]:
     return [] if published is None else sorted(int(y) for y in published.rows if y.isdigit())
 
 
-def _read_table(data_dir: Path, table: str) -> pl.DataFrame:
-    """The whole published table, from memory if that version was read before (gold is small)."""
+def _read_table(data_dir: Path, table: str) -> dict[int, pl.DataFrame]:
+    """The published table by year, from memory if that version was read before (gold is small)."""
     published = _catalog(data_dir).current().table("gold", table)
     if published is None:
-        return empty_frame(GOLD_MODELS[table])
+        return {}
     key = (Path(data_dir), table, published.delta_version)
     with _cache_lock:
         cached = _cache.get(key)
@@ -97,17 +99,21 @@ def _read_table(data_dir: Path, table: str) -> pl.DataFrame:
         return cached
     columns = list(polars_schema(GOLD_MODELS[table]))
     frame = Lakehouse(Path(data_dir)).scan("gold", table, published.delta_version).select(columns).collect()
+    by_year = {year: part for (year,), part in frame.partition_by("year", as_dict=True, maintain_order=True).items()}
     with _cache_lock:
         for stale in [k for k in _cache if k[:2] == key[:2]]:
             del _cache[stale]
-        _cache[key] = frame
-    return frame
+        _cache[key] = by_year
+    return by_year
 
 
 def read_gold(data_dir: Path, table: str, years: Iterable[int] | None = None) -> pl.DataFrame:
     """The table's published rows for `years` (all years if None); a republished table is read again."""
-    frame = _read_table(data_dir, table)
-    return frame if years is None else frame.filter(pl.col("year").is_in(list(years)))
+    by_year = _read_table(data_dir, table)
+    wanted = sorted(by_year) if years is None else sorted(set(years) & by_year.keys())
+    if not wanted:
+        return empty_frame(GOLD_MODELS[table])
+    return pl.concat([by_year[year] for year in wanted]) if len(wanted) > 1 else by_year[wanted[0]]
 
 
 def preload(data_dir: Path) -> int:
@@ -130,9 +136,6 @@ def missing_tables(data_dir: Path) -> list[str]:
 def available_years(data_dir: Path) -> list[int]:
     """The years with sales in gold, ascending."""
     return sorted(read_gold(data_dir, "yearly_sales")["year"].unique().to_list())
-
-
-# --- measures ---------------------------------------------------------------------------------------------
 
 
 def _summed(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -199,6 +202,40 @@ def sales_per_month(data_dir: Path, year: int, filters: Filters = NO_FILTERS) ->
 def sales_per_day(data_dir: Path, start: date, end: date, filters: Filters = NO_FILTERS) -> pl.DataFrame:
     """One row per date with sales between `start` and `end` (inclusive): date and the measures."""
     return _summed(_daily_source(data_dir, start, end, filters), ["date"])
+
+
+MOVING_AVERAGE_DAYS = 7
+
+
+def daily_revenue(data_dir: Path, start: date, end: date, filters: Filters = NO_FILTERS) -> pl.DataFrame:
+    """One row per calendar day from `start` to `end`: date, revenue and revenue_7d_avg.
+
+    Days without sales (Sundays, holidays) are zero, so the average is the last seven days' revenue over
+    seven: it smooths the week's rhythm away. The days before `start` come from gold as well, so the first
+    days have a full window; where the window reaches before the years gold has, the average is null rather
+    than diluted by days nobody recorded. Exact: summed in integer cents, the average rounded half up.
+    """
+    window = MOVING_AVERAGE_DAYS
+    first = start - timedelta(days=window - 1)
+    sold = sales_per_day(data_dir, first, end, filters).select("date", (pl.col("revenue") * 100).cast(pl.Int64))
+    recorded = set(available_years(data_dir))
+    days = pl.DataFrame({"date": pl.date_range(first, end, "1d", eager=True)})
+    cents = pl.col("revenue")
+    return (
+        days.join(sold, on="date", how="left")
+        .with_columns(
+            pl.when(pl.col("date").dt.year().is_in(list(recorded))).then(cents.fill_null(0)).otherwise(None)
+        )
+        .with_columns(cents.rolling_sum(window, min_samples=window).alias("sum_7d"))
+        .filter(pl.col("date") >= start)
+        .select(
+            "date",
+            (cents.cast(pl.Decimal(18, 2)) / 100).cast(REVENUE).alias("revenue"),
+            # Half up in integer cents: floor(sum / 7 + 1/2) = (2 * sum + 7) // 14.
+            ((pl.col("sum_7d") * 2 + window) // (2 * window)).cast(pl.Decimal(18, 2)).truediv(100).cast(REVENUE)
+            .alias("revenue_7d_avg"),
+        )
+    )  # fmt: skip
 
 
 def period_totals(data_dir: Path, start: date, end: date, filters: Filters = NO_FILTERS) -> Totals:

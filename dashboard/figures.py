@@ -29,7 +29,8 @@ HOLIDAY = "#fed7aa"
 HOLIDAY_BAR = "#f97316"
 MONEY_HOVER = "%{y:,.0f} €"
 TEMPLATE = pio.templates["plotly_white"].to_plotly_json()  # plotly.js needs the template itself, not its name
-MONEY_AXIS = {"tickformat": ",.0f", "ticksuffix": " €", "gridcolor": "#eef2f7"}
+# Revenue is never negative: an axis from zero, even where every value is zero (Plotly would show -1 to 1).
+MONEY_AXIS = {"tickformat": ",.0f", "ticksuffix": " €", "gridcolor": "#eef2f7", "rangemode": "tozero"}
 
 
 def _figure(traces: list[dict[str, Any]], horizontal: bool = False, **layout: Any) -> Figure:
@@ -38,7 +39,7 @@ def _figure(traces: list[dict[str, Any]], horizontal: bool = False, **layout: An
     style = {
         "template": TEMPLATE,
         "separators": PLOTLY_SEPARATORS,
-        "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        "margin": {"l": 10, "r": 10, "t": 32, "b": 10},  # room at the top for the toolbar
         "font": {"family": "Inter, system-ui, sans-serif", "size": 12, "color": "#334155"},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
         "hoverlabel": {"bgcolor": "white"},
@@ -137,6 +138,22 @@ def days_figure(per_day: pl.DataFrame, marks: pl.DataFrame) -> Figure:
     if days:
         xaxis["range"] = [edge(days[0], -1), edge(days[-1], 1)]
     return _figure([bar], xaxis=xaxis, shapes=shades, bargap=0.15)
+
+
+def daily_figure(per_day: pl.DataFrame) -> Figure:
+    """Revenue per day as a thin line under its 7-day moving average (from `data.daily_revenue`); a click on
+    a day opens it. Where the average has no full window it is left out, not drawn as zero."""
+    days = [d.isoformat() for d in per_day["date"]]
+    average = [None if v is None else float(v) for v in per_day["revenue_7d_avg"]]
+    line = {"type": "scatter", "mode": "lines", "x": days, "customdata": days}
+    traces = [
+        line | {"name": "Revenue per day", "y": _money(per_day["revenue"].to_list()),
+                "line": {"color": PALE_BLUE, "width": 1},
+                "hovertemplate": "per day: " + MONEY_HOVER + "<extra></extra>"},
+        line | {"name": "7-day average", "y": average, "line": {"color": BLUE, "width": 2.5},
+                "hovertemplate": "7-day average: " + MONEY_HOVER + "<extra></extra>"},
+    ]  # fmt: skip
+    return _figure(traces, xaxis={"type": "date", "hoverformat": "%a %d.%m.%Y"}, hovermode="x unified")
 
 
 def stores_figure(stores: pl.DataFrame) -> Figure:

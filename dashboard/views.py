@@ -8,6 +8,7 @@ lakehouse cannot show raises `BadAddress` with a sentence for the page, never a 
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -67,8 +68,7 @@ class View:
         if self.level == "all":
             params.append(("view", "all"))
         elif self.level == "week" and self.week is not None:
-            iso = self.week.isocalendar()
-            params.append(("week", f"{iso.year}-W{iso.week:02d}"))
+            params.append(("week", week_token(self.week)))
         else:
             params.append(("year", str(self.year)))
             if self.month is not None:
@@ -171,47 +171,95 @@ def weeks_of_month(year: int, month: int) -> list[date]:
     return weeks
 
 
-def drill_target(token: str, filters: Filters) -> View:
-    """The view a click on a chart opens: `2024`, `2024-03` or `2024-03-12` (set as the bar's customdata)."""
-    parts = [int(p) for p in token.split("-")]
-    if len(parts) == 1:
-        return View("year", parts[0], filters=filters)
-    if len(parts) == 2:
-        return View("month", parts[0], parts[1], filters=filters)
-    day = date(*parts)
-    return View("day", day.year, day.month, day, filters=filters)
+def drill_target(token: object, filters: Filters, years: Sequence[int]) -> View:
+    """The view a click on a chart opens: `2024`, `2024-03` or `2024-03-12` (set as the bar's customdata).
+
+    The token comes from the browser, so anything else, or a period gold does not have, is a `BadAddress`.
+    """
+    match = _TOKEN.fullmatch(token) if isinstance(token, str) else None
+    if match is None:
+        raise BadAddress(f"{_quoted(token)} is not a year, month or day to open.")
+    year, month, day = (int(part) if part else None for part in match.groups())
+    if year not in years:
+        raise BadAddress(f"There is no data for {year}; the lakehouse has {_known(years)}.")
+    if month is None:
+        return View("year", year, filters=filters)
+    if not 1 <= month <= 12:
+        raise BadAddress(f"There is no month {month}; months run from 1 to 12.")
+    if day is None:
+        return View("month", year, month, filters=filters)
+    return View("day", year, month, _date(year, month, day), filters=filters)
+
+
+_TOKEN = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", re.ASCII)
+_WEEK = re.compile(r"(\d{4})-W(\d{1,2})", re.ASCII | re.IGNORECASE)
+_QUOTED_MAX = 40
+
+
+def _quoted(raw: object) -> str:
+    """`raw` in quotation marks for a one-line message: control characters escaped, cut short (an address can
+    be as long and as odd as a client likes)."""
+    text = raw if isinstance(raw, str) else repr(raw)
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: _QUOTED_MAX * 2])
+    return f"“{text if len(text) <= _QUOTED_MAX else text[: _QUOTED_MAX - 1] + '…'}”"
+
+
+def _known(years: Sequence[int]) -> str:
+    return ", ".join(str(y) for y in years)
+
+
+def _date(year: int, month: int, day: int) -> date:
+    """The date, or a `BadAddress` naming the month when it has no such day.
+
+    Callers have checked year and month and bounded `day` to four digits, so `date` can only raise ValueError.
+    """
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise BadAddress(f"{MONTH_NAMES[month]} {year} has no day {day}.") from None
 
 
 def _number(params: dict[str, list[str]], name: str, what: str) -> int | None:
+    """The last value of `name` as a whole number of at most four ASCII digits (no `²`, no 20-digit day)."""
     values = params.get(name)
     if not values:
         return None
     raw = values[-1].strip()
-    if not raw.isdigit():
-        raise BadAddress(f"“{raw}” is not a {what}.")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4):
+        raise BadAddress(f"{_quoted(raw)} is not a {what}.")
     return int(raw)
 
 
-def parse_view(search: str | None, years: Sequence[int]) -> View:
+def parse_view(search: object, years: Sequence[int]) -> View:
     """The view an address's query string asks for; the latest year's months if it asks for nothing.
 
-    `years` are the years gold has; a year outside them is refused with the list of those it has.
+    `years` are the years gold has; a year outside them is refused with the list of those it has. The query
+    string comes from the browser, so anything that is not a view the lakehouse can show raises `BadAddress`
+    (and nothing else): no `²` taken for a digit, no day so large that `date` overflows, no week past 9999.
     """
+    if search is not None and not isinstance(search, str):
+        raise BadAddress(f"{_quoted(search)} is not an address.")
     params = parse_qs((search or "").lstrip("?"), keep_blank_values=True)
     filters = _parse_filters(params)
     if not years:
         raise BadAddress("The gold tables hold no years yet.")
-    known = ", ".join(str(y) for y in years)
+    known = _known(years)
 
     if "week" in params:
         if any(k in params for k in ("year", "month", "day")):
             raise BadAddress("Give either a week or a year/month/day, not both.")
         raw = params["week"][-1].strip()
+        match = _WEEK.fullmatch(raw)
+        if match is None:
+            raise BadAddress(f"{_quoted(raw)} is not a week; weeks look like 2024-W11.")
+        iso_year, iso_week = int(match[1]), int(match[2])
+        # Only a week next to a year gold has can touch it; checking first keeps dates far from date.max.
+        if not min(years) - 1 <= iso_year <= max(years) + 1:
+            raise BadAddress(f"There is no data for week {raw}; the lakehouse has {known}.")
         try:
-            iso_year, _, iso_week = raw.upper().partition("-W")
-            monday = date.fromisocalendar(int(iso_year), int(iso_week), 1)
+            monday = date.fromisocalendar(iso_year, iso_week, 1)
         except ValueError:
-            raise BadAddress(f"“{raw}” is not a week; weeks look like 2024-W11.") from None
+            raise BadAddress(f"{_quoted(raw)} is not a week; {iso_year} has no week {iso_week}.") from None
         week = View("week", week=monday, filters=filters)
         if not week.period.touches(years):
             raise BadAddress(f"There is no data for week {raw}; the lakehouse has {known}.")
@@ -220,7 +268,7 @@ def parse_view(search: str | None, years: Sequence[int]) -> View:
     if params.get("view", [""])[-1] == "all":
         return View("all", filters=filters)
     if "view" in params:
-        raise BadAddress(f"“{params['view'][-1]}” is not a view; the only one is view=all.")
+        raise BadAddress(f"{_quoted(params['view'][-1])} is not a view; the only one is view=all.")
 
     year = _number(params, "year", "year")
     month = _number(params, "month", "month")
@@ -239,11 +287,42 @@ def parse_view(search: str | None, years: Sequence[int]) -> View:
         raise BadAddress(f"There is no month {month}; months run from 1 to 12.")
     if day is None:
         return View("month", year, month, filters=filters)
-    try:
-        when = date(year, month, day)
-    except ValueError:
-        raise BadAddress(f"{MONTH_NAMES[month]} {year} has no day {day}.") from None
-    return View("day", year, month, when, filters=filters)
+    return View("day", year, month, _date(year, month, day), filters=filters)
+
+
+Picker = Literal["year", "month", "week"]
+
+
+def anchor_year(view: View, years: Sequence[int]) -> int:
+    """The year the pickers offer months and weeks of: the view's (a week's ISO year), else the latest."""
+    if view.week is not None:
+        return view.week.isocalendar().year
+    return view.year if view.year is not None else max(years)
+
+
+def week_token(monday: date) -> str:
+    """`2024-W11`: how an address and the week picker name an ISO week."""
+    iso = monday.isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
+
+
+def picked_view(picker: Picker, value: object, view: View, years: Sequence[int]) -> View:
+    """The view a year, month or week picker opens, filters kept: the address it would write, parsed.
+
+    The year picker opens that year, the month picker that month of the pickers' year (`anchor_year`), the
+    week picker that ISO week. Going through `parse_view` means a value no menu offers (sent by hand) is a
+    `BadAddress` like any other address.
+    """
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise BadAddress(f"{_quoted(value)} is not a {picker} to open.")
+    if picker == "year":
+        params: list[tuple[str, object]] = [("year", value)]
+    elif picker == "month":
+        params = [("year", anchor_year(view, years)), ("month", value)]
+    else:
+        params = [("week", value)]
+    params += [("state", s) for s in view.filters.states] + [("category", c) for c in view.filters.categories]
+    return parse_view("?" + urlencode(params), years)
 
 
 def _parse_filters(params: dict[str, list[str]]) -> Filters:
@@ -251,11 +330,33 @@ def _parse_filters(params: dict[str, list[str]]) -> Filters:
     categories = tuple(dict.fromkeys(params.get("category", [])))
     unknown_states = [s for s in states if s not in STATE_CODES]
     if unknown_states:
-        raise BadAddress(f"Unknown federal state “{unknown_states[0]}”; use codes like BY or NW.")
+        raise BadAddress(f"Unknown federal state {_quoted(unknown_states[0])}; use codes like BY or NW.")
     unknown_categories = [c for c in categories if c not in CATEGORIES]
     if unknown_categories:
-        raise BadAddress(f"Unknown category “{unknown_categories[0]}”.")
+        raise BadAddress(f"Unknown category {_quoted(unknown_categories[0])}.")
     return Filters(states=states, categories=categories)
+
+
+def known_filters(states: object, categories: object) -> tuple[Filters, list[str]]:
+    """Filters from the dropdowns' values as a client sent them, and a sentence for each value dropped.
+
+    The dropdowns only offer known codes, but a callback request can carry anything: a string instead of a
+    list, numbers, unknown codes. Known values are kept in order (once each); the rest are explained.
+    """
+    kept: dict[str, list[str]] = {"state": [], "category": []}
+    dropped: list[str] = []
+    for kind, values, allowed in (("state", states, STATE_CODES), ("category", categories, CATEGORIES)):
+        items = [values] if isinstance(values, str) else values if isinstance(values, list | tuple) else []
+        if values is not None and not isinstance(values, str | list | tuple):
+            dropped.append(f"Ignored the {kind} filter {_quoted(values)}: it is not a list of names.")
+        for item in items:
+            if isinstance(item, str) and item in allowed:
+                if item not in kept[kind]:
+                    kept[kind].append(item)
+            else:
+                what = "federal state" if kind == "state" else "category"
+                dropped.append(f"Ignored the unknown {what} {_quoted(item)}.")
+    return Filters(tuple(kept["state"]), tuple(kept["category"])), dropped
 
 
 def neighbours(view: View, years: Sequence[int]) -> tuple[View | None, View | None]:

@@ -38,8 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     rollback.add_argument("version", type=int, help="a catalog version from `lakehouse history`")
     dashboard = commands.add_parser("dashboard", help="serve the dashboard on the gold tables")
     dashboard.add_argument("--host", default="127.0.0.1")
-    dashboard.add_argument("--port", type=int, default=8050)
-    dashboard.add_argument("--debug", action="store_true", help="Dash debug mode (never on a shared host)")
+    dashboard.add_argument("--port", default="8050", help="TCP port from 1 to 65535 (default 8050)")
+    dashboard.add_argument(
+        "--debug", action="store_true", help="Dash's development server in debug mode (never shared)"
+    )
+    dashboard.add_argument("--workers", default=None, help="gunicorn worker processes (default: min(2, CPU count))")
+    dashboard.add_argument("--threads", default="4", help="threads per worker (default 4)")
     args = parser.parse_args(argv)
 
     try:
@@ -55,9 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _history(settings)
         if args.command == "rollback":
             return _rollback(settings, args.version)
-        from dashboard.app import serve
+        from dashboard.server import serve
 
-        serve(settings.data_dir, host=args.host, port=args.port, debug=args.debug)
+        port = _tcp_port(args.port)
+        workers = None if args.workers is None else _positive("--workers", args.workers)
+        threads = _positive("--threads", args.threads)
+        serve(settings.data_dir, host=args.host, port=port, debug=args.debug, workers=workers, threads=threads)
         return 0
     except LakehouseError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -98,6 +105,27 @@ def _rollback(settings: Settings, version: int) -> int:
     snapshot = rollback(Catalog(lakehouse), version, run_id="rollback")
     print(f"published catalog version {snapshot.version}: the tables of version {version}")
     return 0
+
+
+def _tcp_port(text: str) -> int:
+    """The port to listen on; checked here so that `--port 99999` is one line, not a socket traceback."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise LakehouseError(f"--port {text!r} is not a TCP port: give a whole number from 1 to 65535")
+    return port
+
+
+def _positive(option: str, text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise LakehouseError(f"{option} {text!r} is not a positive whole number")
+    return value
 
 
 def _generate(settings: Settings, to_landing: bool) -> int:

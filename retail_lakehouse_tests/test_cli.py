@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -65,13 +66,39 @@ def test_workspace_yaml_loads_every_asset_for_dagster_dev(tmp_path):
 
 
 def test_dashboard_binds_to_localhost_without_debug_unless_asked(environment, monkeypatch):
-    import dashboard.app
+    import dashboard.server
 
     calls: list[dict[str, object]] = []
-    monkeypatch.setattr(dashboard.app, "serve", lambda data_dir, **options: calls.append({"dir": data_dir, **options}))
+    monkeypatch.setattr(dashboard.server, "serve", lambda data_dir, **kw: calls.append({"dir": data_dir, **kw}))
     assert main(["dashboard"]) == 0
-    assert main(["dashboard", "--host", "0.0.0.0", "--port", "9000", "--debug"]) == 0
+    assert main(["dashboard", "--host", "0.0.0.0", "--port", "9000", "--debug", "--workers", "3"]) == 0
     assert calls == [
-        {"dir": environment, "host": "127.0.0.1", "port": 8050, "debug": False},
-        {"dir": environment, "host": "0.0.0.0", "port": 9000, "debug": True},
+        {"dir": environment, "host": "127.0.0.1", "port": 8050, "debug": False, "workers": None, "threads": 4},
+        {"dir": environment, "host": "0.0.0.0", "port": 9000, "debug": True, "workers": 3, "threads": 4},
     ]
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "80a"])
+def test_dashboard_port_out_of_range_is_one_line(environment, monkeypatch, capsys, port):
+    import dashboard.server
+
+    monkeypatch.setattr(dashboard.server, "serve", lambda *args, **kwargs: pytest.fail("served on a bad port"))
+    assert main(["dashboard", f"--port={port}"]) == 2
+    assert one_error_line(capsys) == (f"error: --port '{port}' is not a TCP port: give a whole number from 1 to 65535")
+
+
+def test_dashboard_workers_must_be_positive(environment, monkeypatch, capsys):
+    import dashboard.server
+
+    monkeypatch.setattr(dashboard.server, "serve", lambda *args, **kwargs: pytest.fail("served with no workers"))
+    assert main(["dashboard", "--workers", "0"]) == 2
+    assert one_error_line(capsys) == "error: --workers '0' is not a positive whole number"
+
+
+def test_dashboard_on_a_port_in_use_is_one_line(environment, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["dashboard", "--port", str(port)]) == 2
+    assert one_error_line(capsys) == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"

@@ -22,6 +22,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from dashboard.app import create_app
+from retail_lakehouse import catalog
 
 pytestmark = pytest.mark.browser
 
@@ -77,11 +78,9 @@ def browser_page(base_url: str) -> Iterator[Any]:
             browser.close()
 
 
-# --- expected figures, straight from the Parquet files ----------------------------------------------------
-
-
 def gold(data_dir: Path, table: str) -> pl.DataFrame:
-    return pl.read_parquet(data_dir / "gold" / table / "*" / "data.parquet", hive_partitioning=False)
+    """The published gold table, read the way any outside reader would."""
+    return catalog.scan("gold", table, data_dir=data_dir).collect()
 
 
 def money(value: Decimal) -> str:
@@ -96,9 +95,6 @@ def number(value: int) -> str:
 
 def revenue_where(frame: pl.DataFrame, *conditions: pl.Expr) -> Decimal:
     return frame.filter(*conditions)["revenue"].sum() if conditions else frame["revenue"].sum()
-
-
-# --- driving the page ------------------------------------------------------------------------------------
 
 
 def wait_for_heading(page: Any, text: str) -> None:
@@ -263,6 +259,91 @@ def test_drill_down_filters_and_shared_addresses(browser_page: Any, base_url: st
     wait_for_heading(page, f"{year} · all federal states · all categories")
     assert kpi(page, 0)[1] == money(revenue_where(yearly, pl.col("year") == year))
 
+    assert page.errors == []
+
+
+def pick(page: Any, picker: str, option: str | re.Pattern[str]) -> None:
+    """Open a picker (Dash's dropdown) and choose the option with that text."""
+    page.locator(f"#{picker}").click()
+    page.get_by_role("option", name=option).click()
+
+
+def test_pickers_daily_line_downloads_and_a_closed_day(
+    browser_page: Any, base_url: str, dashboard_data_dir: Path, tmp_path: Path
+) -> None:
+    page = browser_page
+    daily = gold(dashboard_data_dir, "daily_sales")
+    products = gold(dashboard_data_dir, "product_monthly_sales")
+    years = sorted(daily["year"].unique().to_list())
+    year, latest = years[-1], years[-1]
+
+    # The year's daily line: every day of the year, zero where nothing was sold, and the 7-day average
+    # (rounded half up to the cent) reaching back into the year before.
+    page.goto(base_url + f"/?year={year}")
+    wait_for_heading(page, str(year))
+    per_day, average = traces(page, "daily-graph")
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    days = [date.fromordinal(first.toordinal() + i) for i in range((last - first).days + 1)]
+    assert [date.fromisoformat(d[:10]) for d in per_day["x"]] == days
+    cents = {d: int(r * 100) for d, r in daily.select("date", "revenue").iter_rows()}
+    assert per_day["y"] == pytest.approx([cents.get(d, 0) / 100 for d in days])
+    recorded = set(years)
+
+    def expected_average(day: date) -> float | None:
+        window = [date.fromordinal(day.toordinal() - i) for i in range(7)]
+        if any(d.year not in recorded for d in window):
+            return None
+        return (2 * sum(cents.get(d, 0) for d in window) + 7) // 14 / 100
+
+    assert average["y"] == pytest.approx([expected_average(d) for d in days])
+
+    # Straight to March by the month picker, to week 11 by the week picker, back to a year by the year picker.
+    pick(page, "month-picker", "March")
+    wait_for_query(page, f"year={year}&month=3")
+    wait_for_heading(page, f"March {year}")
+    pick(page, "week-picker", re.compile(r"^Week 11 ·"))
+    wait_for_query(page, f"week={year}-W11")
+    wait_for_heading(page, f"Week 11/{year}")
+    pick(page, "year-picker", str(years[0]))
+    wait_for_query(page, f"year={years[0]}")
+    wait_for_heading(page, str(years[0]))
+    assert query(page) == f"year={years[0]}"
+
+    # The top products of a month as CSV: exact sums of product_monthly_sales, best first.
+    page.goto(base_url + f"/?year={latest}&month=3")
+    wait_for_heading(page, f"March {latest}")
+    with page.expect_download() as download:
+        page.locator("#top-products button.download").click()
+    assert download.value.suggested_filename == f"{latest}-03_top-products.csv"
+    saved = tmp_path / "products.csv"
+    download.value.save_as(saved)
+    shown = pl.read_csv(saved, schema_overrides={"revenue": pl.String})
+    march = (
+        products.filter(pl.col("year") == latest, pl.col("month") == 3)
+        .group_by("product_id")
+        .agg(pl.col("revenue").sum(), pl.col("units").sum())
+        .sort(["revenue", "product_id"], descending=[True, False])
+        .head(10)
+    )
+    assert shown["rank"].to_list() == list(range(1, 11))
+    assert shown["product_id"].to_list() == march["product_id"].to_list()
+    assert [Decimal(r) for r in shown["revenue"]] == march["revenue"].to_list()
+    assert shown["units"].to_list() == march["units"].to_list()
+
+    # Plotly's toolbar is there, and its camera saves the chart as a PNG.
+    with page.expect_download() as picture:
+        page.locator("#trend-graph .modebar-btn[data-title='Download plot as a PNG']").click()
+    assert picture.value.suggested_filename == "trend-graph.png"
+
+    # A Sunday: a sentence, and no charts drawn for a day without sales.
+    sunday = next(d for d in (date(latest, 3, n) for n in range(1, 8)) if d.isoweekday() == 7)
+    page.goto(base_url + f"/?year={latest}&month=3&day={sunday.day}")
+    page.wait_for_selector("#closed-card")
+    assert page.locator("#closed-card").inner_text() == (
+        f"Sun {sunday:%d.%m.%Y} was a Sunday: the stores in every federal state were closed, so there were no sales."
+    )
+    assert page.locator("#charts").is_hidden()
+    assert daily.filter(pl.col("date") == sunday).is_empty()  # gold agrees: nothing sold
     assert page.errors == []
 
 
