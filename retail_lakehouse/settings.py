@@ -195,5 +195,5 @@ def _float(get, name: str, default: float, low: float, high: float) -> float:
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
     if not low <= value <= high:
-        raise SettingsError(f"{name}={value} is outside {low}..{high}")
+        raise SettingsError(f"{name}={value} is outside {low:g}..{high:g}")
     return value
