@@ -163,6 +163,8 @@ def publish(
         published_version = None if published is None else published.delta_version
         head = lakehouse.head_version(layer, table)
         changed = lakehouse.changed_years(layer, table, published_version, head) if head is not None else set()
+        if published is None and head is not None:
+            changed.add(year)  # first publish of a table, even one written empty (no rejected lines at all)
         if year in changed:
             others = sorted(changed - {year})
             failed = [c for c in required_checks.get(key, ()) if not catalog.audit_passed(key, head, year, c)]

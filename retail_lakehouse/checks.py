@@ -14,6 +14,7 @@ import polars as pl
 
 from retail_lakehouse.catalog import table_key
 from retail_lakehouse.errors import StorageError
+from retail_lakehouse.landing import count_data_lines
 from retail_lakehouse.resources import LakehouseResource
 from retail_lakehouse.schemas import GOLD_MODELS, GRAINS, YEARLY_MODELS, SilverTransactions, TransactionsQuarantine
 from retail_lakehouse.transforms.silver import quarantine_by_reason
@@ -31,11 +32,13 @@ UNIQUE_GRAIN = "unique_grain"
 HAS_ROWS = "has_rows"
 HAS_EVERY_MONTH = "has_every_month"
 VOLUME_NEAR_PUBLISHED = "volume_near_published"
+LANDING_LINES_ACCOUNTED = "landing_lines_accounted"
 
 BRONZE = ["bronze", "transactions"]
 SILVER = ["silver", "transactions"]
 QUARANTINE = ["silver", "transactions_quarantine"]
 MANIFEST = ["bronze", "defect_manifest"]
+REJECTED = ["bronze", "rejected_lines"]
 VALIDATION_BATCH_ROWS = 2_000_000
 FAILURE_EXAMPLES = 3
 
@@ -246,7 +249,30 @@ def build_checks(partitions: dg.PartitionsDefinition) -> list[dg.AssetChecksDefi
         )
         return audited(context, lakehouse, SILVER, result)
 
+    @check(REJECTED, LANDING_LINES_ACCOUNTED, additional_ins={"bronze": dg.AssetIn(BRONZE)})
+    def landing_lines_accounted(
+        context: dg.AssetCheckExecutionContext,
+        lakehouse: LakehouseResource,
+        rejected_lines: pl.LazyFrame,
+        bronze: pl.LazyFrame,
+    ) -> dg.AssetCheckResult:
+        """Check that every landing line is in exactly one of bronze or the rejected lines: the counts add up."""
+        counts = {"bronze": rows(bronze), "rejected": rows(rejected_lines)}
+        if lakehouse.source == "landing":
+            counts["landing"] = count_data_lines(lakehouse.lakehouse, int(context.partition_key))
+        else:  # generated lines are written as they are made: none can be unreadable
+            counts["landing"] = counts["bronze"] + counts["rejected"]
+        lost = counts["landing"] - counts["bronze"] - counts["rejected"]
+        result = dg.AssetCheckResult(
+            passed=lost == 0 and (lakehouse.source == "landing" or counts["rejected"] == 0),
+            description=f"landing {counts['landing']} = bronze {counts['bronze']} + rejected {counts['rejected']}"
+            + ("" if lost == 0 else f"; {lost:+d} lines unaccounted for"),
+            metadata=counts | {"unaccounted": lost},
+        )
+        return audited(context, lakehouse, REJECTED, result)
+
     return [
+        landing_lines_accounted,
         bronze_guard(HAS_ROWS, "Check that the year's bronze has rows (an empty export publishes nothing)."),
         bronze_guard(HAS_EVERY_MONTH, "Check that every month of the year has transaction lines in bronze."),
         bronze_guard(

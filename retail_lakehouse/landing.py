@@ -96,6 +96,19 @@ def transaction_paths(lakehouse: Lakehouse, year: int) -> list[Path]:
     return sorted((p for p in folder.glob("*.csv") if p.is_file()), key=lambda p: p.name)
 
 
+def count_data_lines(lakehouse: Lakehouse, year: int) -> int:
+    """Data lines (all but the header) of the year's transaction files, counted from the bytes alone.
+
+    What row conservation at the landing edge compares with: bronze rows + rejected lines must equal it.
+    """
+    total = 0
+    for path in transaction_paths(lakehouse, year):
+        data = path.read_bytes()
+        lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+        total += max(lines - 1, 0)
+    return total
+
+
 def landing_months(lakehouse: Lakehouse, year: int) -> list[int]:
     """The months of `year` with at least one POS file (`pos_<year>-<month>[-<day>].csv`), ascending.
 

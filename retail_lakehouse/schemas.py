@@ -341,6 +341,7 @@ DIMENSION_MODELS: dict[tuple[str, str], type[_Contract]] = {
 YEARLY_MODELS: dict[tuple[str, str], type[_Contract]] = {
     ("bronze", "transactions"): BronzeTransactions,
     ("bronze", "defect_manifest"): DefectManifest,
+    ("bronze", "rejected_lines"): RejectedLines,
     ("silver", "transactions"): SilverTransactions,
     ("silver", "transactions_quarantine"): TransactionsQuarantine,
     **{("gold", name): model for name, model in GOLD_MODELS.items()},
@@ -357,6 +358,7 @@ GRAINS: dict[tuple[str, str], tuple[str, ...]] = {
     ("silver", "products"): ("product_id",),
     ("silver", "calendar"): ("date", "state_code"),
     ("bronze", "defect_manifest"): ("year", "reason"),
+    ("bronze", "rejected_lines"): ("file", "line_number"),
     ("silver", "transactions"): ("transaction_id", "line_number"),
     ("gold", "yearly_sales"): ("year",),
     ("gold", "monthly_sales"): ("year", "month"),

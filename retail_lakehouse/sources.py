@@ -17,7 +17,14 @@ from retail_lakehouse.generator.defects import defect_manifest
 from retail_lakehouse.generator.products import generate_products
 from retail_lakehouse.generator.stores import generate_stores
 from retail_lakehouse.generator.transactions import TransactionGenerator
-from retail_lakehouse.schemas import BronzeCalendar, BronzeProducts, BronzeStores, BronzeTransactions
+from retail_lakehouse.schemas import (
+    BronzeCalendar,
+    BronzeProducts,
+    BronzeStores,
+    BronzeTransactions,
+    RejectedLines,
+    empty_frame,
+)
 from retail_lakehouse.settings import Settings
 from retail_lakehouse.storage import Lakehouse
 
@@ -66,7 +73,8 @@ class YearOfTransactions:
     """A year of bronze transaction lines from the configured source, validated chunk by chunk.
 
     `chunks()` streams into the writer; `manifest()` is complete once the chunks have been consumed (from
-    the generator) or is read from the landing zone's manifest file.
+    the generator) or is read from the landing zone's manifest file; so are `rejected()`, the landing lines
+    that could not be read (with file, line number and error), and `landing_lines`, every data line read.
     """
 
     def __init__(
@@ -76,12 +84,26 @@ class YearOfTransactions:
         self.dimensions = (stores, products, calendar)
         self.lakehouse = Lakehouse(settings.data_dir)
         self.injected: Counter[str] = Counter()
+        self.rejected_parts: list[pl.DataFrame] = []
+        self.landing_lines = 0
 
     def chunks(self) -> Iterator[pl.DataFrame]:
-        from_landing = self.settings.source == "landing"
-        frames = landing.read_transactions(self.lakehouse, self.year) if from_landing else self._generated()
+        frames = self._from_landing() if self.settings.source == "landing" else self._generated()
         for frame in frames:
             yield BronzeTransactions.validate(frame, lazy=True)
+
+    def _from_landing(self) -> Iterator[pl.DataFrame]:
+        share = self.settings.max_rejected_share
+        for landing_file in landing.read_transaction_files(self.lakehouse, self.year, max_rejected_share=share):
+            self.landing_lines += landing_file.line_count
+            if landing_file.rejected.height:
+                self.rejected_parts.append(landing_file.rejected)
+            yield landing_file.lines
+
+    def rejected(self) -> pl.DataFrame:
+        """The landing lines of the year that bronze could not hold, in file and line order."""
+        parts = [empty_frame(RejectedLines), *self.rejected_parts]
+        return RejectedLines.validate(pl.concat(parts), lazy=True)
 
     def _generated(self) -> Iterator[pl.DataFrame]:
         generator = transaction_generator(self.settings, *(d.collect() for d in self.dimensions))

@@ -20,7 +20,7 @@ def asset_keys(defs: dg.Definitions) -> dict[str, dg.AssetsDefinition]:
 def test_every_layer_has_its_assets_under_the_contract_keys(tmp_path):
     keys = set(asset_keys(build_definitions(Settings(data_dir=tmp_path))))
     expected = (
-        {f"bronze/{t}" for t in DIMENSIONS | {"transactions", "defect_manifest"}}
+        {f"bronze/{t}" for t in DIMENSIONS | {"transactions", "defect_manifest", "rejected_lines"}}
         | {f"silver/{t}" for t in DIMENSIONS | {"transactions", "transactions_quarantine"}}
         | {f"gold/{t}" for t in GOLD_MODELS}
         | {"catalog/dimension_release", "catalog/year_release"}

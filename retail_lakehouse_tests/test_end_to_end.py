@@ -56,6 +56,9 @@ def test_every_table_is_published_for_every_year(lakehouse_run: MaterializedLake
     for layer, table in YEARLY_MODELS:
         state = snapshot.table(layer, table)
         assert state is not None, (layer, table)
+        if (layer, table) == ("bronze", "rejected_lines"):  # generated lines are always readable: published empty
+            assert state.rows == {} and published(lakehouse_run.data_dir, layer, table, 2023).is_empty()
+            continue
         assert set(state.rows) == {str(y) for y in E2E_YEARS}, (layer, table)
         assert {y for y in published(lakehouse_run.data_dir, layer, table, 2023)["year"]} == {2023}
     bronze_rows = sum(snapshot.table("bronze", "transactions").rows.values())

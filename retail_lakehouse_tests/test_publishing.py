@@ -295,3 +295,38 @@ def test_a_subset_run_stages_and_a_later_release_publishes_what_passed(lakehouse
     assert after.version == before.version + 1
     assert {k for k in after.tables if after.tables[k] != before.tables[k]} == {"silver/transactions"}
     assert after.tables["silver/transactions"].delta_version == head
+
+
+@pytest.mark.e2e
+def test_unreadable_landing_lines_are_kept_with_their_place_and_a_changed_format_is_refused(tmp_path):
+    lake = tmp_path / "lake"
+    env = cli_env(lake, LAKEHOUSE_SOURCE="landing", LAKEHOUSE_YEARS="2023")
+    done = subprocess.run(lakehouse_command("generate", "--to-landing"), env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    march = lake / "landing" / "transactions" / "2023" / "pos_2023-03.csv"
+    lines = march.read_text().splitlines(keepends=True)
+    lines[5] = lines[5].rstrip("\n").rsplit(",", 1)[0] + ",bitcoin\n"  # file line 6: unknown payment method
+    lines[9] = lines[9].replace(",", ",\x00", 1)  # file line 10: a NUL byte
+    march.write_text("".join(lines))
+
+    run = subprocess.run(lakehouse_command("run"), env=env, capture_output=True, text=True)
+    lakehouse = Lakehouse(lake)
+    rejected = lakehouse.scan("bronze", "rejected_lines", lakehouse.head_version("bronze", "rejected_lines"))
+    rows = rejected.select("file", "line_number", "error").collect().rows()
+    assert [(f, n) for f, n, _ in rows] == [
+        ("transactions/2023/pos_2023-03.csv", 6),
+        ("transactions/2023/pos_2023-03.csv", 10),
+    ]
+    assert "payment_method" in rows[0][2] and "NUL" in rows[1][2], rows
+    assert "landing_lines_accounted" not in run.stdout  # landing = bronze + rejected: that check passed
+    # The two lines' baskets now disagree with their receipts' totals, so the quarantine no longer matches the
+    # generator's manifest: the run says so, and nothing of 2023 is published.
+    assert "quarantine_matches_manifest failed" in run.stdout, run.stdout
+    assert Catalog(lakehouse).current().table("bronze", "transactions") is None
+
+    lines[20:120] = [line.replace(",", ";") for line in lines[20:120]]  # a changed format: 2 % of the lines
+    march.write_text("".join(lines))
+    refused = subprocess.run(lakehouse_command("run"), env=env, capture_output=True, text=True)
+    assert refused.returncode == 1
+    problem = next(line.strip() for line in refused.stdout.splitlines() if "refused as a changed format" in line)
+    assert "pos_2023-03.csv" in problem and "line 6" in problem and "Traceback" not in refused.stdout, problem

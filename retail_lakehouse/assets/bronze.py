@@ -45,6 +45,12 @@ def build_bronze_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
                 description="One row per quarantine reason: rows the generator corrupted for it this year.",
                 kinds=KINDS,
             ),
+            "rejected_lines": dg.AssetOut(
+                key=["bronze", "rejected_lines"],
+                is_required=False,
+                description="One row per landing line that could not be read into bronze: file, line, text, error.",
+                kinds=KINDS,
+            ),
         },
         ins={
             "stores": dg.AssetIn(["bronze", "stores"]),
@@ -53,7 +59,7 @@ def build_bronze_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
         },
         partitions_def=partitions,
         group_name=GROUP,
-        can_subset=True,  # `--select bronze/transactions` alone must work; the manifest follows the data
+        can_subset=True,  # `--select bronze/transactions` alone must work; the others follow the data
     )
     def transactions(
         context: dg.AssetExecutionContext,
@@ -68,11 +74,15 @@ def build_bronze_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
         if "transactions" in selected:
             # The IO manager writes the stream before the next output is produced, so the manifest is complete.
             yield dg.Output(source.chunks(), "transactions")
-        elif settings.source != "landing":
-            for _ in source.chunks():  # the manifest alone: replay the deterministic generator to count
+        else:
+            for _ in source.chunks():  # the manifest or rejected lines alone: read the source through to count
                 pass
         if "defect_manifest" in selected:
             manifest = DefectManifest.validate(source.manifest())
             yield dg.Output(manifest, "defect_manifest", metadata={"rows_by_reason": frame_to_markdown(manifest)})
+        if "rejected_lines" in selected:
+            rejected = source.rejected()
+            metadata = {"landing_lines": source.landing_lines, "rejected": rejected.height}
+            yield dg.Output(rejected, "rejected_lines", metadata=metadata)
 
     return [stores, products, calendar, transactions]

@@ -15,7 +15,7 @@ from retail_lakehouse.resources import LakehouseResource, frame_to_markdown
 from retail_lakehouse.storage import WHOLE_TABLE
 
 GROUP = "catalog"
-MAY_BE_EMPTY = ("silver/transactions_quarantine",)
+MAY_BE_EMPTY = ("silver/transactions_quarantine", "bronze/rejected_lines")
 
 
 def _published(snapshot_version: int, tables: Mapping[str, int]) -> dict[str, dg.MetadataValue]:
@@ -57,8 +57,8 @@ def build_publish_assets(
         year = context.partition_key
         snapshot = publish(lakehouse.catalog, yearly_tables, year, required_checks, context.run_id,
                            lakehouse.retention_hours, may_be_empty=MAY_BE_EMPTY)  # fmt: skip
-        versions = {key: snapshot.tables[key].delta_version for key in yearly_tables}
-        rows = {key: snapshot.tables[key].rows.get(year, 0) for key in yearly_tables}
+        versions = {key: snapshot.tables[key].delta_version for key in yearly_tables if key in snapshot.tables}
+        rows = {key: snapshot.tables[key].rows.get(year, 0) for key in yearly_tables if key in snapshot.tables}
         metadata = _published(snapshot.version, versions) | {
             "dagster/row_count": rows[table_key("silver", "transactions")]
         }
