@@ -10,26 +10,14 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from retail_lakehouse.settings import QUARANTINE_REASONS
-
-STATE_CODES = (
-    "BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH",
-)  # fmt: skip
-STORE_FORMATS = ("hypermarket", "supermarket", "discounter", "convenience")
-CATEGORIES = (
-    "Fresh Produce",
-    "Dairy & Eggs",
-    "Bakery",
-    "Meat & Fish",
-    "Beverages",
-    "Snacks & Sweets",
-    "Frozen Food",
-    "Household",
-    "Personal Care",
-    "Electronics",
-    "Home & Garden",
+from retail_lakehouse.reference import (
+    CATEGORIES,
+    PAYMENT_METHODS,
+    QUARANTINE_REASONS,
+    REGIONS,
+    STATE_CODES,
+    STORE_FORMATS,
 )
-PAYMENT_METHODS = ("cash", "girocard", "credit_card", "mobile")
 
 PRICE = pl.Decimal(10, 2)
 LINE_MONEY = pl.Decimal(12, 2)
@@ -52,7 +40,7 @@ class BronzeStores(_Contract):
     store_name: pl.String
     city: pl.String
     state_code: pl.String = pa.Field(isin=STATE_CODES)
-    region: pl.String
+    region: pl.String = pa.Field(isin=REGIONS)
     format: pl.String = pa.Field(isin=STORE_FORMATS)
     opened_on: pl.Date
 
@@ -140,7 +128,7 @@ class SilverTransactions(_Contract):
     weekday: pl.Int8 = pa.Field(ge=1, le=7)
     hour: pl.Int8 = pa.Field(ge=0, le=23)
     state_code: pl.String = pa.Field(isin=STATE_CODES)
-    region: pl.String
+    region: pl.String = pa.Field(isin=REGIONS)
     category: pl.String = pa.Field(isin=CATEGORIES)
 
 
@@ -199,7 +187,7 @@ class SalesByRegion(_Measures):
 
     year: pl.Int32
     state_code: pl.String = pa.Field(isin=STATE_CODES)
-    region: pl.String
+    region: pl.String = pa.Field(isin=REGIONS)
 
 
 class SalesByCategory(_Measures):
@@ -219,7 +207,7 @@ class StoreDailySales(_Measures):
     store_name: pl.String
     city: pl.String
     state_code: pl.String = pa.Field(isin=STATE_CODES)
-    region: pl.String
+    region: pl.String = pa.Field(isin=REGIONS)
     format: pl.String = pa.Field(isin=STORE_FORMATS)
 
 
@@ -255,7 +243,7 @@ class RegionCategoryDailySales(_Measures):
     year: pl.Int32
     month: pl.Int8 = pa.Field(ge=1, le=12)
     state_code: pl.String = pa.Field(isin=STATE_CODES)
-    region: pl.String
+    region: pl.String = pa.Field(isin=REGIONS)
     category: pl.String = pa.Field(isin=CATEGORIES)
 
 

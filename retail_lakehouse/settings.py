@@ -12,23 +12,9 @@ from pathlib import Path
 from typing import Literal
 
 from retail_lakehouse.errors import LakehouseError
+from retail_lakehouse.reference import QUARANTINE_REASONS as QUARANTINE_REASONS  # re-exported: older imports
 
 Source = Literal["generator", "landing"]
-
-# Reasons silver gives for quarantining a row, in the order the rules are applied. The generator's defect
-# manifest uses the same names, so a check can compare the two reason by reason.
-QUARANTINE_REASONS: tuple[str, ...] = (
-    "duplicate",
-    "conflicting_duplicate",
-    "missing_key",
-    "unknown_store",
-    "unknown_product",
-    "non_positive_quantity",
-    "non_positive_price",
-    "line_total_mismatch",
-    "wrong_year",
-    "transaction_total_mismatch",
-)
 
 
 class SettingsError(LakehouseError):

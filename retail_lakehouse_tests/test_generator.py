@@ -12,8 +12,9 @@ from dateutil.easter import easter
 
 from retail_lakehouse.generator.calendar import generate_calendar
 from retail_lakehouse.generator.products import generate_products
-from retail_lakehouse.generator.stores import FEDERAL_STATES, generate_stores
+from retail_lakehouse.generator.stores import generate_stores
 from retail_lakehouse.generator.transactions import TransactionGenerator
+from retail_lakehouse.reference import STATE_CODES
 from retail_lakehouse.schemas import BronzeProducts, BronzeStores, BronzeTransactions
 from retail_lakehouse.settings import DefectRates
 from retail_lakehouse_tests.conftest import E2E_DEFECT_RATES
@@ -68,7 +69,7 @@ def test_dimensions_match_the_contract_and_cover_germany():
     BronzeStores.validate(stores, lazy=True)
     BronzeProducts.validate(products, lazy=True)
     assert stores.height == 500 and products.height == 50_000
-    assert set(stores["state_code"]) == {state[0] for state in FEDERAL_STATES}
+    assert set(stores["state_code"]) == set(STATE_CODES)
     assert products["category"].n_unique() == 11
     by_state = dict(stores.group_by("state_code").len().iter_rows())
     assert max(by_state, key=by_state.get) == "NW"  # the most populous state has the most stores

@@ -13,7 +13,9 @@ from retail_lakehouse.schemas import PRICE
 
 
 @dataclass(frozen=True)
-class Category:
+class CategoryModel:
+    """How the generator makes and sells a category's products (its VAT class and food flag: `reference`)."""
+
     name: str
     code: str
     share_of_products: float
@@ -26,33 +28,33 @@ class Category:
     season: tuple[float, ...] = (1.0,) * 12
 
 
-CATEGORIES: tuple[Category, ...] = (
-    Category("Fresh Produce", "FP", 0.08, 1.6, 1.8, 0.5, ("Fruit", "Vegetables", "Herbs", "Salad"),
+CATEGORY_MODELS: tuple[CategoryModel, ...] = (
+    CategoryModel("Fresh Produce", "FP", 0.08, 1.6, 1.8, 0.5, ("Fruit", "Vegetables", "Herbs", "Salad"),
              ("Nordstern", "Grünland", "Bauernglück", "Sonnenhof")),
-    Category("Dairy & Eggs", "DE", 0.08, 1.5, 1.9, 0.5, ("Milk", "Cheese", "Yogurt", "Butter", "Eggs"),
+    CategoryModel("Dairy & Eggs", "DE", 0.08, 1.5, 1.9, 0.5, ("Milk", "Cheese", "Yogurt", "Butter", "Eggs"),
              ("Nordstern", "Alpenhof", "Weidegold", "Milchland")),
-    Category("Bakery", "BA", 0.05, 1.2, 2.0, 0.5, ("Bread", "Rolls", "Cakes", "Pretzels"),
+    CategoryModel("Bakery", "BA", 0.05, 1.2, 2.0, 0.5, ("Bread", "Rolls", "Cakes", "Pretzels"),
              ("Nordstern", "Backstube", "Kornmeister")),
-    Category("Meat & Fish", "MF", 0.07, 0.9, 5.5, 0.6, ("Poultry", "Pork", "Beef", "Sausages", "Fish"),
+    CategoryModel("Meat & Fish", "MF", 0.07, 0.9, 5.5, 0.6, ("Poultry", "Pork", "Beef", "Sausages", "Fish"),
              ("Nordstern", "Landmetzger", "Küstenfang"),
              (0.95, 0.95, 0.97, 1.0, 1.05, 1.1, 1.12, 1.1, 1.0, 0.95, 0.95, 0.95)),
-    Category("Beverages", "BV", 0.12, 1.3, 2.5, 0.8, ("Water", "Soft Drinks", "Beer", "Wine", "Coffee", "Tea"),
+    CategoryModel("Beverages", "BV", 0.12, 1.3, 2.5, 0.8, ("Water", "Soft Drinks", "Beer", "Wine", "Coffee", "Tea"),
              ("Nordstern", "Bergquelle", "Brauhaus", "Rebenhang", "Röstwerk"),
              (0.9, 0.9, 0.95, 1.0, 1.08, 1.15, 1.2, 1.15, 1.0, 0.95, 0.9, 0.92)),
-    Category("Snacks & Sweets", "SS", 0.10, 1.0, 1.9, 0.5, ("Chocolate", "Chips", "Cookies", "Gum", "Nuts"),
+    CategoryModel("Snacks & Sweets", "SS", 0.10, 1.0, 1.9, 0.5, ("Chocolate", "Chips", "Cookies", "Gum", "Nuts"),
              ("Nordstern", "Süßwerk", "Knusperland"),
              (0.9, 0.92, 0.97, 1.05, 0.95, 0.92, 0.9, 0.9, 0.95, 1.0, 1.15, 1.4)),
-    Category("Frozen Food", "FF", 0.07, 0.7, 3.0, 0.5, ("Pizza", "Vegetables", "Ice Cream", "Ready Meals"),
+    CategoryModel("Frozen Food", "FF", 0.07, 0.7, 3.0, 0.5, ("Pizza", "Vegetables", "Ice Cream", "Ready Meals"),
              ("Nordstern", "Eiskristall", "Ofenfrisch"),
              (0.95, 0.95, 0.95, 1.0, 1.05, 1.1, 1.15, 1.1, 1.0, 0.95, 0.9, 0.9)),
-    Category("Household", "HH", 0.09, 0.6, 4.0, 0.6, ("Cleaning", "Paper", "Laundry", "Dishwashing"),
+    CategoryModel("Household", "HH", 0.09, 0.6, 4.0, 0.6, ("Cleaning", "Paper", "Laundry", "Dishwashing"),
              ("Nordstern", "Blitzblank", "Frischwind")),
-    Category("Personal Care", "PC", 0.10, 0.6, 3.5, 0.7, ("Hair", "Skin", "Oral Care", "Baby", "Deodorant"),
+    CategoryModel("Personal Care", "PC", 0.10, 0.6, 3.5, 0.7, ("Hair", "Skin", "Oral Care", "Baby", "Deodorant"),
              ("Nordstern", "Pflegezeit", "Naturella")),
-    Category("Electronics", "EL", 0.10, 0.12, 25.0, 1.0, ("Accessories", "Small Appliances", "Media", "Batteries"),
+    CategoryModel("Electronics", "EL", 0.10, 0.12, 25.0, 1.0, ("Accessories", "Small Appliances", "Media", "Batteries"),
              ("Voltmann", "Techniko", "Klangwerk"),
              (0.8, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.9, 0.95, 1.05, 1.4, 2.2)),
-    Category("Home & Garden", "HG", 0.14, 0.25, 12.0, 0.9, ("Kitchen", "Garden", "Toys", "Stationery", "Decor"),
+    CategoryModel("Home & Garden", "HG", 0.14, 0.25, 12.0, 0.9, ("Kitchen", "Garden", "Toys", "Stationery", "Decor"),
              ("Nordstern", "Gartenfreund", "Wohnidee", "Spielwelt"),
              (0.7, 0.75, 1.0, 1.2, 1.25, 1.1, 1.0, 0.95, 0.95, 0.95, 1.1, 1.6)),
 )  # fmt: skip
@@ -72,13 +74,13 @@ def _split(total: int, shares: np.ndarray) -> np.ndarray:
 def generate_products(n_products: int, seed: int) -> pl.DataFrame:
     """One row per product: id, SKU, name, category, subcategory, brand and a list price in Decimal."""
     rng = rng_for(seed, "products")
-    counts = _split(n_products, np.array([c.share_of_products for c in CATEGORIES]))
-    category_index = np.repeat(np.arange(len(CATEGORIES)), counts)
+    counts = _split(n_products, np.array([c.share_of_products for c in CATEGORY_MODELS]))
+    category_index = np.repeat(np.arange(len(CATEGORY_MODELS)), counts)
     rng.shuffle(category_index)
     product_id = np.arange(1, n_products + 1, dtype=np.int32)
 
-    median = np.array([c.median_price for c in CATEGORIES])[category_index]
-    sigma = np.array([c.price_sigma for c in CATEGORIES])[category_index]
+    median = np.array([c.median_price for c in CATEGORY_MODELS])[category_index]
+    sigma = np.array([c.price_sigma for c in CATEGORY_MODELS])[category_index]
     euros = median * rng.lognormal(0.0, sigma)
     # Shelf prices end in 9 cents: 1.99, 2.49, 24.99.
     price_cents = np.maximum(np.round(euros * 10).astype(np.int64) * 10 - 1, 19)
@@ -86,7 +88,7 @@ def generate_products(n_products: int, seed: int) -> pl.DataFrame:
     names, subcategories, brands, skus = [], [], [], []
     sub_pick, brand_pick, size_pick = rng.random((3, n_products))
     for i, cat in enumerate(category_index):
-        category = CATEGORIES[cat]
+        category = CATEGORY_MODELS[cat]
         sub = category.subcategories[int(sub_pick[i] * len(category.subcategories))]
         brand = category.brands[int(brand_pick[i] ** 1.5 * len(category.brands))]
         subcategories.append(sub)
@@ -98,7 +100,7 @@ def generate_products(n_products: int, seed: int) -> pl.DataFrame:
             "product_id": product_id,
             "sku": skus,
             "product_name": names,
-            "category": [CATEGORIES[c].name for c in category_index],
+            "category": [CATEGORY_MODELS[c].name for c in category_index],
             "subcategory": subcategories,
             "brand": brands,
             "list_price": decimal_from_cents(price_cents, PRICE),
@@ -114,14 +116,14 @@ def product_popularity(products: pl.DataFrame, seed: int) -> np.ndarray:
     """
     rng = rng_for(seed, "popularity")
     rank = rng.permutation(products.height) + 1
-    by_name = {c.name: c.popularity / c.share_of_products for c in CATEGORIES}
+    by_name = {c.name: c.popularity / c.share_of_products for c in CATEGORY_MODELS}
     category_weight = products["category"].replace_strict(by_name, return_dtype=pl.Float64).to_numpy()
     return category_weight / rank**ZIPF_EXPONENT
 
 
 def category_season(products: pl.DataFrame) -> np.ndarray:
     """A (12, n_products) array: each product's demand factor per month from its category."""
-    index = {c.name: i for i, c in enumerate(CATEGORIES)}
+    index = {c.name: i for i, c in enumerate(CATEGORY_MODELS)}
     cat = products["category"].replace_strict(index, return_dtype=pl.Int64).to_numpy()
-    season = np.array([c.season for c in CATEGORIES])  # (11, 12)
+    season = np.array([c.season for c in CATEGORY_MODELS])  # (11, 12)
     return season[cat].T

@@ -18,7 +18,8 @@ from retail_lakehouse.generator.products import category_season, product_popular
 from retail_lakehouse.generator.seeds import rng_for
 from retail_lakehouse.generator.stores import store_traffic
 from retail_lakehouse.generator.traffic import TrafficModel
-from retail_lakehouse.schemas import LINE_MONEY, PAYMENT_METHODS, PRICE
+from retail_lakehouse.reference import PAYMENT_METHOD_ENUM, PAYMENT_METHODS
+from retail_lakehouse.schemas import LINE_MONEY, PRICE
 from retail_lakehouse.settings import DefectRates
 
 # Share of transactions per opening hour 06:00..21:00: a lunch peak and a stronger after-work peak.
@@ -33,6 +34,7 @@ DISCOUNT_PERCENTS = np.array([10, 20, 25, 30, 50])
 PAYMENT_2020 = np.array([0.46, 0.38, 0.10, 0.06])
 PAYMENT_DRIFT = np.array([-0.035, 0.0, 0.01, 0.025])
 US_PER_DAY = 86_400_000_000
+_PAYMENT_METHODS = pl.Series(PAYMENT_METHODS, dtype=PAYMENT_METHOD_ENUM)
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,6 @@ def _to_frame(lines: Lines, totals: np.ndarray) -> pl.DataFrame:
             decimal_from_cents(lines.discount, PRICE).alias("discount"),
             decimal_from_cents(lines.line_total, LINE_MONEY).alias("line_total"),
             decimal_from_cents(totals, LINE_MONEY).alias("transaction_total"),
-            pl.Series("payment_method", np.array(PAYMENT_METHODS)[lines.payment], dtype=pl.String),
+            _PAYMENT_METHODS.gather(lines.payment).cast(pl.String).alias("payment_method"),
         ]
     )

@@ -5,7 +5,7 @@ streaming engine, on a 17M-row year. Every bronze line lands in exactly one of t
 `silver + quarantine == bronze` row for row, and the quarantine says why each rejected line was rejected.
 
 The rules, in the order they are applied (the first that fails is the reason; names from
-`settings.QUARANTINE_REASONS`):
+`reference.QUARANTINE_REASONS`):
 
 1. Duplicates of a `(transaction_id, line_number)`: identical copies keep the first and reject the others as
    `duplicate`; copies that differ anywhere are all rejected as `conflicting_duplicate`, since there is no
