@@ -49,7 +49,7 @@ def build_dimensions(settings: Settings, lakehouse: Lakehouse) -> Stage:
         dimensions = {
             "stores": (generate_stores(settings.stores, settings.seed, settings.years), clean_stores),
             "products": (generate_products(settings.products, settings.seed), clean_products),
-            "calendar": (generate_calendar(settings.years), clean_calendar),
+            "calendar": (generate_calendar(settings.years, settings.resolved_scenario.holiday_effects), clean_calendar),
         }
         for table, (frame, clean) in dimensions.items():
             lakehouse.write("bronze", table, None, frame, settings.bronze_zstd_level)

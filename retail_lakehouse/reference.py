@@ -97,12 +97,14 @@ CATEGORY_DETAILS: tuple[Category, ...] = (
 )
 
 # Sales areas after the usual German trade definitions (EHI): a hypermarket (SB-Warenhaus) has 5,000 m2 or
-# more, a supermarket 400 to 2,500, a discounter mostly 800 to 1,400, a convenience store a few hundred.
+# more, a supermarket 400 to 2,500, a discounter mostly 800 to 1,400, a convenience store a few hundred, a
+# specialist store (Fachmarkt: household, care, electronics, home and garden; no food) 800 to 4,000.
 STORE_FORMAT_DETAILS: tuple[StoreFormat, ...] = (
     StoreFormat("hypermarket", "Center", True, 5_000, 12_000),
     StoreFormat("supermarket", "Markt", True, 800, 2_500),
     StoreFormat("discounter", "Discount", True, 800, 1_400),
     StoreFormat("convenience", "Express", True, 100, 400),
+    StoreFormat("specialist", "Fachmarkt", False, 800, 4_000),
 )
 
 PAYMENT_METHODS: tuple[str, ...] = ("cash", "girocard", "credit_card", "mobile")

@@ -16,7 +16,7 @@ from retail_lakehouse.generator.stores import generate_stores
 from retail_lakehouse.generator.transactions import TransactionGenerator
 from retail_lakehouse.reference import STATE_CODES
 from retail_lakehouse.schemas import BronzeProducts, BronzeStores, BronzeTransactions
-from retail_lakehouse.settings import DefectRates
+from retail_lakehouse.settings import DefectRates, Scenario, resolve_scenario
 from retail_lakehouse_tests.conftest import E2E_DEFECT_RATES
 
 YEARS = (2020, 2021, 2022, 2023, 2024, 2025)
@@ -25,12 +25,19 @@ DEFAULT_RATES = DefectRates()
 
 
 def make_generator(
-    rows: int = ROWS, seed: int = 42, years: tuple[int, ...] = YEARS, rates: DefectRates = DEFAULT_RATES
+    rows: int = ROWS,
+    seed: int = 42,
+    years: tuple[int, ...] = YEARS,
+    rates: DefectRates = DEFAULT_RATES,
+    scenario: Scenario | None = None,
 ):
+    scenario = scenario or resolve_scenario("baseline", years)
     stores = generate_stores(500, seed, years)
     products = generate_products(50_000, seed)
-    calendar = generate_calendar(years)
-    generator = TransactionGenerator(stores, products, calendar, rows=rows, seed=seed, years=years, defect_rates=rates)
+    calendar = generate_calendar(years, scenario.holiday_effects)
+    generator = TransactionGenerator(
+        stores, products, calendar, rows=rows, seed=seed, years=years, defect_rates=rates, scenario=scenario
+    )
     return generator, stores, products, calendar
 
 
@@ -87,11 +94,12 @@ def test_same_seed_gives_identical_data_and_another_seed_does_not():
     assert not a.equals(c)
 
 
-def test_one_year_alone_equals_that_year_of_a_full_run():
-    generator, *_ = make_generator(rows=200_000)
-    in_full_run = [chunk for year in YEARS for chunk in generator.year(year) if year == 2024]
-    alone, *_ = make_generator(rows=200_000)
-    for from_full, from_alone in zip(in_full_run, alone.year(2024), strict=True):
+@pytest.mark.parametrize(("scenario", "year"), [("baseline", 2024), ("covid-2020", 2020)])
+def test_one_year_alone_equals_that_year_of_a_full_run(scenario, year):
+    generator, *_ = make_generator(rows=200_000, scenario=resolve_scenario(scenario, YEARS))
+    in_full_run = [chunk for each in YEARS for chunk in generator.year(each) if each == year]
+    alone, *_ = make_generator(rows=200_000, scenario=resolve_scenario(scenario, YEARS))
+    for from_full, from_alone in zip(in_full_run, alone.year(year), strict=True):
         assert from_full.lines.equals(from_alone.lines)
         assert from_full.defects == from_alone.defects
 
@@ -228,3 +236,133 @@ def test_duplicates_arrive_far_from_their_originals():
     assert positions["copy"].min() >= regular_lines
     assert positions["original"].max() < regular_lines
     assert (positions["copy"] - positions["original"]).median() > regular_lines / 10
+
+
+NO_DEFECTS = DefectRates(**dict.fromkeys(asdict(DEFAULT_RATES), 0.0))
+
+
+def generated(rows: int, years: tuple[int, ...], scenario: Scenario) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every line of `years` without defects, with date, weekday and the store's format; and the calendar."""
+    generator, stores, _, calendar = make_generator(rows=rows, years=years, rates=NO_DEFECTS, scenario=scenario)
+    lines = pl.concat([chunk.lines for year in years for chunk in generator.year(year)])
+    lines = lines.join(stores.select("store_id", "format"), on="store_id").with_columns(
+        date=pl.col("transaction_ts").dt.date(),
+        weekday=pl.col("transaction_ts").dt.weekday(),
+        cents=(pl.col("line_total") * 100).cast(pl.Int64),
+    )
+    return lines, calendar
+
+
+def test_months_are_empty_outside_the_date_window_and_full_inside():
+    years = (2022, 2023)
+    scenario = resolve_scenario("baseline", years, start_date=dt.date(2022, 11, 15), end_date=dt.date(2023, 2, 10))
+    lines, _ = generated(100_000, years, scenario)
+    generator, *_ = make_generator(rows=100_000, years=years, rates=NO_DEFECTS, scenario=scenario)
+    assert generator.month(2023, 6).lines.height == 0
+    assert lines["date"].min() == dt.date(2022, 11, 15)  # a Tuesday: open
+    assert lines["date"].max() == dt.date(2023, 2, 10)  # a Friday
+    assert abs(lines.height - 100_000) / 100_000 < 0.01  # the lines asked for, all inside the window
+
+
+@pytest.mark.parametrize("mean_lines", [2.5, 4.0, 6.0])
+def test_basket_size_sets_the_mean_lines_per_basket(mean_lines):
+    scenario = resolve_scenario("baseline", (2023,), basket_size=None if mean_lines == 4.0 else mean_lines)
+    lines, _ = generated(200_000, (2023,), scenario)
+    assert lines.group_by("transaction_id").len()["len"].mean() == pytest.approx(mean_lines, abs=0.05)
+
+
+def test_growth_sets_the_yearly_volume_growth_and_new_stores_do_not_add_to_it():
+    """With 10 % growth a year's lines are 1.10 times the year before's, calendar differences aside: the
+    same two years without growth give the calendar's own ratio (2024 has two more shopping days)."""
+    years = (2023, 2024)
+    ratio = {}
+    for growth in (0.0, 0.10):
+        lines, _ = generated(600_000, years, resolve_scenario("flat", years, growth=growth))
+        per_year = lines.group_by(pl.col("date").dt.year()).len().sort("date")["len"]
+        ratio[growth] = per_year[1] / per_year[0]
+    assert ratio[0.0] == pytest.approx(1.0, abs=0.02)
+    assert ratio[0.10] / ratio[0.0] == pytest.approx(1.10, abs=0.02)
+
+
+def test_flat_has_december_like_any_month_and_keeps_the_week():
+    """Without seasonality a December day sells what the same weekday sells all year. December's total then
+    differs from the average month only by its calendar: December 2021 and 2023 have 26 and 24 shopping days
+    with their weekday mix worth within 3 % of the average month's, so December is within 5 % of it."""
+    years = (2021, 2023)
+    lines, _ = generated(1_200_000, years, resolve_scenario("flat", years))
+    daily = lines.group_by("date", "weekday").agg(pl.len().alias("lines"))
+    daily = daily.with_columns(year=pl.col("date").dt.year(), december=pl.col("date").dt.month() == 12)
+    for year in years:
+        days = daily.filter(pl.col("year") == year)
+        by_weekday = days.group_by("weekday").agg(
+            pl.col("lines").filter(pl.col("december")).mean().alias("december"), pl.col("lines").mean().alias("all")
+        )
+        assert abs((by_weekday["december"] / by_weekday["all"]).mean() - 1) < 0.05, year
+        monthly = days.group_by(pl.col("date").dt.month()).agg(pl.col("lines").sum())
+        december = monthly.filter(pl.col("date") == 12)["lines"].item()
+        assert abs(december / monthly["lines"].mean() - 1) < 0.05, year
+    per_weekday = lines.group_by("weekday").agg(pl.len()).sort("len", descending=True)
+    assert per_weekday["weekday"][0] == 6  # Saturday still strongest
+    assert 7 not in per_weekday["weekday"].to_list()  # and Sundays still closed
+
+
+def test_without_holiday_effects_shops_open_every_day():
+    scenario = resolve_scenario("baseline", (2023,), holiday_effects=False)
+    lines, calendar = generated(200_000, (2023,), scenario)
+    assert calendar["is_open"].all()
+    assert lines["date"].n_unique() == 365  # Sundays, Christmas and Easter Monday included
+    per_day = lines.group_by("date", "weekday").len().group_by("weekday").agg(pl.col("len").mean()).sort("len")
+    assert per_day["weekday"][0] == 7  # a Sunday is open, and the quietest day
+    assert per_day["weekday"][-1] == 6
+
+
+@pytest.fixture(scope="module")
+def covid_and_baseline():
+    """2020 and 2021, once as the baseline and once as covid-2020, month by month."""
+    years = (2020, 2021)
+    runs = {}
+    for name in ("baseline", "covid-2020"):
+        generator, stores, *_ = make_generator(
+            rows=400_000, years=years, rates=NO_DEFECTS, scenario=resolve_scenario(name, years)
+        )
+        runs[name] = {(y, m): generator.month(y, m).lines for y in years for m in range(1, 13)}
+    food_stores = stores.filter(pl.col("format") != "specialist")["store_id"]
+    return runs, food_stores
+
+
+SHOCKED_MONTHS = {(2020, 3), (2020, 4), (2020, 12), (2021, 1), (2021, 2), (2021, 3)}
+
+
+def test_covid_leaves_every_month_outside_its_shocks_as_it_was(covid_and_baseline):
+    runs, _ = covid_and_baseline
+    for month, lines in runs["baseline"].items():
+        assert lines.equals(runs["covid-2020"][month]) is (month not in SHOCKED_MONTHS), month
+
+
+def test_covid_closes_non_food_stores_in_the_lockdowns(covid_and_baseline):
+    runs, food_stores = covid_and_baseline
+    lockdowns = (pl.col("date").is_between(dt.date(2020, 3, 18), dt.date(2020, 4, 19))) | (
+        pl.col("date").is_between(dt.date(2020, 12, 16), dt.date(2021, 3, 7))
+    )
+
+    def non_food_lines(name: str) -> pl.DataFrame:
+        lines = pl.concat(runs[name][month] for month in sorted(SHOCKED_MONTHS))
+        dated = lines.with_columns(date=pl.col("transaction_ts").dt.date())
+        return dated.filter(~pl.col("store_id").is_in(food_stores.implode()))
+
+    assert non_food_lines("baseline").filter(lockdowns).height > 100
+    assert non_food_lines("covid-2020").filter(lockdowns).height == 0
+    assert non_food_lines("covid-2020").filter(~lockdowns).height > 100  # open again between and after
+
+
+def test_covid_hoarding_fills_food_stores_in_march_2020(covid_and_baseline):
+    """Panic buying from 9 to 21 March 2020: 1.25 times the trips with 1.3 times the lines, so about 1.6
+    times the lines; the first week of March is untouched."""
+    runs, food_stores = covid_and_baseline
+
+    def food_lines(name: str, first: int, last: int) -> int:
+        lines = runs[name][(2020, 3)].filter(pl.col("store_id").is_in(food_stores.implode()))
+        return lines.filter(pl.col("transaction_ts").dt.day().is_between(first, last)).height
+
+    assert food_lines("covid-2020", 9, 21) / food_lines("baseline", 9, 21) == pytest.approx(1.625, abs=0.08)
+    assert food_lines("covid-2020", 2, 7) / food_lines("baseline", 2, 7) == pytest.approx(1.0, abs=0.06)

@@ -33,6 +33,7 @@ def transaction_generator(settings: Settings, stores: pl.DataFrame, products: pl
     return TransactionGenerator(
         stores, products, calendar,
         rows=settings.rows, seed=settings.seed, years=settings.years, defect_rates=settings.defect_rates,
+        scenario=settings.resolved_scenario,
     )  # fmt: skip
 
 
@@ -94,7 +95,8 @@ def build_bronze_assets(settings: Settings, partitions: dg.PartitionsDefinition)
     @dg.asset(key=["bronze", "calendar"], group_name=GROUP, kinds={"polars", "parquet"})
     def calendar() -> pl.DataFrame:
         """One row per date and federal state: public holidays (`holidays` package) and opening."""
-        return BronzeCalendar.validate(generate_calendar(settings.years), lazy=True)
+        calendar = generate_calendar(settings.years, settings.resolved_scenario.holiday_effects)
+        return BronzeCalendar.validate(calendar, lazy=True)
 
     @dg.multi_asset(
         name="bronze_transactions",

@@ -43,10 +43,11 @@ class FormatModel:
 
 
 FORMAT_MODELS: dict[str, FormatModel] = {
-    "hypermarket": FormatModel(0.10, 3.0, 5.5),
-    "supermarket": FormatModel(0.40, 1.5, 4.0),
-    "discounter": FormatModel(0.35, 1.2, 3.2),
-    "convenience": FormatModel(0.15, 0.6, 2.0),
+    "hypermarket": FormatModel(0.09, 3.0, 5.5),
+    "supermarket": FormatModel(0.38, 1.5, 4.0),
+    "discounter": FormatModel(0.33, 1.2, 3.2),
+    "convenience": FormatModel(0.14, 0.6, 2.0),
+    "specialist": FormatModel(0.06, 0.7, 1.8),
 }
 SHARE_OPENED_DURING_YEARS = 0.15
 FIRST_OPENING = dt.date(1995, 1, 1)
