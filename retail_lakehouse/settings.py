@@ -85,7 +85,7 @@ class ScenarioPreset:
     shocks: tuple[DemandShock, ...] = ()
 
 
-_BASELINE = ScenarioPreset(growth=0.035, seasonality=True, holiday_effects=True, basket_size=4.0)
+_BASELINE = ScenarioPreset(growth=0.02, seasonality=True, holiday_effects=True, basket_size=4.0)
 
 # The presets, in one place. covid-2020: panic buying in food stores before the first lockdown, and shops
 # that do not sell food closed during Germany's two lockdowns (18 March to 19 April 2020; 16 December 2020

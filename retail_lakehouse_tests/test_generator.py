@@ -14,7 +14,7 @@ from retail_lakehouse.generator.calendar import generate_calendar
 from retail_lakehouse.generator.products import generate_products
 from retail_lakehouse.generator.stores import generate_stores
 from retail_lakehouse.generator.transactions import TransactionGenerator
-from retail_lakehouse.reference import STATE_CODES
+from retail_lakehouse.reference import FOOD_CATEGORIES, STATE_CODES
 from retail_lakehouse.schemas import BronzeProducts, BronzeStores, BronzeTransactions
 from retail_lakehouse.settings import DefectRates, Scenario, resolve_scenario
 from retail_lakehouse_tests.conftest import E2E_DEFECT_RATES
@@ -138,12 +138,13 @@ def _revenue_cents(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
     return frame.group_by(*keys).agg((pl.col("line_total").sum() * 100).cast(pl.Int64).alias("cents")).sort(*keys)
 
 
-def test_december_is_at_least_a_quarter_above_the_average_month(clean_lines):
+def test_december_is_a_quarter_to_a_half_above_the_average_month(clean_lines):
+    """German retail: December sells about 1.3 to 1.4 times an average month."""
     monthly = _revenue_cents(clean_lines, "year", "month")
     for year in YEARS:
         months = monthly.filter(pl.col("year") == year)
         december = months.filter(pl.col("month") == 12)["cents"].item()
-        assert december >= 1.25 * months["cents"].mean(), year
+        assert 1.25 * months["cents"].mean() <= december <= 1.5 * months["cents"].mean(), year
 
 
 def test_saturday_is_the_strongest_weekday_per_open_day(clean_lines):
@@ -175,10 +176,62 @@ def test_baskets_have_several_lines(clean_lines):
     assert 2.5 <= mean_lines <= 6
 
 
-def test_top_fifth_of_products_earns_most_revenue(clean_lines):
+def test_top_fifth_of_products_earns_two_thirds_to_most_of_revenue(clean_lines):
+    """Grocery: the best-selling fifth of the assortment earns roughly 70 to 80 % of revenue."""
     by_product = _revenue_cents(clean_lines, "product_id").sort("cents", descending=True)
     top = by_product["cents"].head(10_000).sum()  # 20% of 50,000 products
-    assert top / by_product["cents"].sum() >= 0.55
+    assert 0.65 <= top / by_product["cents"].sum() <= 0.85
+
+
+def test_no_product_earns_a_whole_percent_of_revenue(clean_lines):
+    by_product = _revenue_cents(clean_lines, "product_id")
+    assert by_product["cents"].max() < 0.01 * by_product["cents"].sum()
+
+
+@pytest.fixture(scope="module")
+def price_changes(clean_lines, full_run):
+    """Per product and year from 2021: its shelf price's change on the year before, and its revenue the year
+    before (the weight). One price per product and year: the dearest, as the VAT cut lowered July-December
+    2020's."""
+    products = full_run[2].select("product_id", "category")
+    prices = clean_lines.group_by("year", "product_id").agg(
+        pl.col("unit_price").max().cast(pl.Float64).alias("price"), (pl.col("line_total").sum() * 100).cast(pl.Int64)
+    )
+    before = prices.with_columns(pl.col("year") + 1).rename({"price": "price_before", "line_total": "weight"})
+    return (
+        prices.join(before, on=["year", "product_id"])
+        .join(products, on="product_id")
+        .with_columns(
+            change=pl.col("price") / pl.col("price_before") - 1,
+            food=pl.col("category").is_in(FOOD_CATEGORIES),
+        )
+    )
+
+
+def _weighted_change(changes: pl.DataFrame, *keys: str) -> dict:
+    summed = changes.group_by(*keys).agg((pl.col("change") * pl.col("weight")).sum() / pl.col("weight").sum())
+    return {tuple(row[:-1]) if len(row) > 2 else row[0]: row[-1] for row in summed.iter_rows()}
+
+
+def test_shelf_prices_rise_with_german_inflation_food_faster(price_changes):
+    """Destatis' consumer prices: about 3 % in 2021, 7 % in 2022, 6 % in 2023, 2 % in 2024; food above the rest."""
+    headline = _weighted_change(price_changes, "year")
+    for year, expected in {2021: 0.03, 2022: 0.07, 2023: 0.06, 2024: 0.02}.items():
+        assert abs(headline[year] - expected) <= 0.01, (year, headline[year])
+    by_kind = _weighted_change(price_changes, "year", "food")
+    for year in (2021, 2022, 2023, 2024, 2025):
+        assert by_kind[(year, True)] > by_kind[(year, False)], year
+    by_category = _weighted_change(price_changes.filter(pl.col("year") == 2022), "category")
+    assert by_category["Dairy & Eggs"] > 0.08 > 0.04 > by_category["Electronics"] > 0
+
+
+def test_revenue_grows_faster_than_volume_in_the_inflation_years(clean_lines):
+    yearly = clean_lines.group_by("year").agg(pl.col("line_total").sum().cast(pl.Float64), pl.col("quantity").sum())
+    yearly = yearly.sort("year").with_columns(
+        nominal=pl.col("line_total").pct_change(), volume=pl.col("quantity").cast(pl.Float64).pct_change()
+    )
+    gap = dict(zip(yearly["year"], yearly["nominal"] - yearly["volume"], strict=True))
+    assert gap[2022] > 0.04 and gap[2023] > 0.03
 
 
 def test_manifest_counts_match_what_the_data_shows():
@@ -256,12 +309,12 @@ def generated(rows: int, years: tuple[int, ...], scenario: Scenario) -> tuple[pl
 def test_months_are_empty_outside_the_date_window_and_full_inside():
     years = (2022, 2023)
     scenario = resolve_scenario("baseline", years, start_date=dt.date(2022, 11, 15), end_date=dt.date(2023, 2, 10))
-    lines, _ = generated(100_000, years, scenario)
-    generator, *_ = make_generator(rows=100_000, years=years, rates=NO_DEFECTS, scenario=scenario)
+    lines, _ = generated(400_000, years, scenario)
+    generator, *_ = make_generator(rows=400_000, years=years, rates=NO_DEFECTS, scenario=scenario)
     assert generator.month(2023, 6).lines.height == 0
     assert lines["date"].min() == dt.date(2022, 11, 15)  # a Tuesday: open
     assert lines["date"].max() == dt.date(2023, 2, 10)  # a Friday
-    assert abs(lines.height - 100_000) / 100_000 < 0.01  # the lines asked for, all inside the window
+    assert abs(lines.height - 400_000) / 400_000 < 0.01  # the lines asked for, all inside the window
 
 
 @pytest.mark.parametrize("mean_lines", [2.5, 4.0, 6.0])
@@ -323,7 +376,7 @@ def covid_and_baseline():
     runs = {}
     for name in ("baseline", "covid-2020"):
         generator, stores, *_ = make_generator(
-            rows=400_000, years=years, rates=NO_DEFECTS, scenario=resolve_scenario(name, years)
+            rows=1_000_000, years=years, rates=NO_DEFECTS, scenario=resolve_scenario(name, years)
         )
         runs[name] = {(y, m): generator.month(y, m).lines for y in years for m in range(1, 13)}
     food_stores = stores.filter(pl.col("format") != "specialist")["store_id"]
@@ -364,5 +417,5 @@ def test_covid_hoarding_fills_food_stores_in_march_2020(covid_and_baseline):
         lines = runs[name][(2020, 3)].filter(pl.col("store_id").is_in(food_stores.implode()))
         return lines.filter(pl.col("transaction_ts").dt.day().is_between(first, last)).height
 
-    assert food_lines("covid-2020", 9, 21) / food_lines("baseline", 9, 21) == pytest.approx(1.625, abs=0.08)
-    assert food_lines("covid-2020", 2, 7) / food_lines("baseline", 2, 7) == pytest.approx(1.0, abs=0.06)
+    assert food_lines("covid-2020", 9, 21) / food_lines("baseline", 9, 21) == pytest.approx(1.625, abs=0.1)
+    assert food_lines("covid-2020", 2, 7) / food_lines("baseline", 2, 7) == pytest.approx(1.0, abs=0.08)

@@ -30,11 +30,13 @@ from retail_lakehouse.settings import Scenario
 WEEKDAY_FACTOR = np.array([0.88, 0.86, 0.90, 0.98, 1.12, 1.30, 0.0])
 SUNDAY_OPEN_FACTOR = 0.75  # a Sunday where shops may open, as in a scenario without holiday effects
 # January..December.
-MONTH_FACTOR = np.array([0.88, 0.88, 0.96, 1.0, 1.0, 0.98, 0.97, 0.97, 0.96, 1.0, 1.06, 1.30])
+MONTH_FACTOR = np.array([0.90, 0.90, 0.97, 1.0, 1.0, 0.98, 0.98, 0.97, 0.96, 1.0, 1.04, 1.165])
 BEFORE_HOLIDAY_FACTOR = 1.15
 # (month, day) -> factor: the last shopping days before Christmas, and the short days (shops close at 14:00).
 CHRISTMAS_FACTORS = (
-    {(12, d): 1.6 for d in range(18, 24)} | {(12, 24): 1.3, (12, 31): 1.2} | {(12, d): 1.1 for d in range(27, 31)}
+    {(12, d): 1.3 for d in range(18, 22)}
+    | {(12, 22): 1.6, (12, 23): 1.6, (12, 24): 1.2, (12, 31): 1.1}
+    | {(12, d): 1.05 for d in range(27, 31)}
 )
 SHORT_DAYS = ((12, 24), (12, 31))
 # Days relative to Easter Sunday: Tuesday and Wednesday of Holy Week, Maundy Thursday, Holy Saturday.

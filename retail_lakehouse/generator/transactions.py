@@ -14,6 +14,7 @@ import polars as pl
 
 from retail_lakehouse.generator.defects import Lines, inject_defects
 from retail_lakehouse.generator.money import decimal_from_cents
+from retail_lakehouse.generator.prices import PriceBook
 from retail_lakehouse.generator.products import category_season, product_popularity
 from retail_lakehouse.generator.seeds import rng_for
 from retail_lakehouse.generator.stores import store_traffic
@@ -28,6 +29,8 @@ FIRST_HOUR = 6
 SHORT_DAY_HOURS = 8  # 06:00-14:00 on Christmas Eve and New Year's Eve
 MAX_BASKET_LINES = 60
 MAX_QUANTITY = 12
+MORE_UNITS = 0.28  # the chance of buying one more unit, for items up to MORE_UNITS_BELOW_CENTS ...
+MORE_UNITS_BELOW_CENTS = 300  # ... and falling with the square root of the price above it
 DISCOUNTED_SHARE = 0.12
 DISCOUNT_PERCENTS = np.array([10, 20, 25, 30, 50])
 # Payment shares in 2020 (cash, girocard, credit card, mobile) and their yearly drift away from cash.
@@ -70,7 +73,7 @@ class TransactionGenerator:
         products = products.sort("product_id")
         self.store_ids = stores["store_id"].to_numpy()
         self.product_ids = products["product_id"].to_numpy()
-        self.price_cents = (products["list_price"] * 100).cast(pl.Int64).to_numpy()
+        self.prices = PriceBook(products)
         self.popularity = product_popularity(products, seed)
         self.season = category_season(products) if self.scenario.seasonality else np.ones((12, products.height))
         # Stores that sell no food sell from the non-food part of the assortment only.
@@ -115,8 +118,10 @@ class TransactionGenerator:
         n_lines = len(line_tx)
         weights = self.popularity * self.season[month - 1]
         product_index = self._products(weights, rng.random(n_lines), self.traffic.sells_food[tx_store][line_tx])
-        quantity = np.minimum(rng.geometric(0.72, n_lines), MAX_QUANTITY)
-        price = self.price_cents[product_index]
+        price = self.prices.year(year)[product_index]
+        # Several units of a cheap item, rarely of a dear one: the chance of one more unit falls with price.
+        one_more = MORE_UNITS * np.minimum(1.0, np.sqrt(MORE_UNITS_BELOW_CENTS / price))
+        quantity = np.minimum(rng.geometric(1.0 - one_more), MAX_QUANTITY)
         gross = quantity * price
         percent = np.where(rng.random(n_lines) < DISCOUNTED_SHARE, rng.choice(DISCOUNT_PERCENTS, n_lines), 0)
         discount = (gross * percent + 50) // 100
