@@ -48,7 +48,7 @@ def build_dimensions(settings: Settings, lakehouse: Lakehouse) -> Stage:
     with measured("dimensions (bronze + silver)") as stage:
         dimensions = {
             "stores": (generate_stores(settings.stores, settings.seed, settings.years), clean_stores),
-            "products": (generate_products(settings.products, settings.seed), clean_products),
+            "products": (generate_products(settings.products, settings.seed, settings.years), clean_products),
             "calendar": (generate_calendar(settings.years, settings.resolved_scenario.holiday_effects), clean_calendar),
         }
         for table, (frame, clean) in dimensions.items():

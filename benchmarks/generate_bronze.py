@@ -39,7 +39,7 @@ def main() -> None:
     stages = []
     with measured("dimensions") as stage:
         stores = generate_stores(settings.stores, settings.seed, settings.years)
-        products = generate_products(settings.products, settings.seed)
+        products = generate_products(settings.products, settings.seed, settings.years)
         calendar = generate_calendar(settings.years, settings.resolved_scenario.holiday_effects)
     stages.append(stage)
 

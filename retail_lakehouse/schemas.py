@@ -17,6 +17,7 @@ from retail_lakehouse.reference import (
     REGIONS,
     STATE_CODES,
     STORE_FORMATS,
+    VAT_CLASSES,
 )
 
 PRICE = pl.Decimal(10, 2)
@@ -43,6 +44,11 @@ class BronzeStores(_Contract):
     region: pl.String = pa.Field(isin=REGIONS)
     format: pl.String = pa.Field(isin=STORE_FORMATS)
     opened_on: pl.Date
+    street: pl.String
+    postcode: pl.String = pa.Field(str_matches=r"^\d{5}$")
+    latitude: pl.Float64 = pa.Field(ge=47.2, le=55.1)  # Germany, south to north
+    longitude: pl.Float64 = pa.Field(ge=5.8, le=15.1)
+    sales_area_m2: pl.Int32 = pa.Field(gt=0)
 
 
 class BronzeProducts(_Contract):
@@ -55,6 +61,11 @@ class BronzeProducts(_Contract):
     subcategory: pl.String
     brand: pl.String
     list_price: PRICE = pa.Field(ge=0)
+    ean: pl.String = pa.Field(str_matches=r"^\d{13}$")
+    unit_size: pl.String
+    vat_class: pl.String = pa.Field(isin=VAT_CLASSES)
+    is_active: pl.Boolean
+    delisted_on: pl.Date = pa.Field(nullable=True)  # the last day it was sold; null while it is listed
 
 
 class BronzeCalendar(_Contract):
@@ -209,6 +220,11 @@ class StoreDailySales(_Measures):
     state_code: pl.String = pa.Field(isin=STATE_CODES)
     region: pl.String = pa.Field(isin=REGIONS)
     format: pl.String = pa.Field(isin=STORE_FORMATS)
+    street: pl.String
+    postcode: pl.String
+    latitude: pl.Float64
+    longitude: pl.Float64
+    sales_area_m2: pl.Int32
 
 
 class ProductMonthlySales(_Measures):
@@ -220,6 +236,11 @@ class ProductMonthlySales(_Measures):
     product_name: pl.String
     category: pl.String = pa.Field(isin=CATEGORIES)
     brand: pl.String
+    ean: pl.String
+    unit_size: pl.String
+    vat_class: pl.String = pa.Field(isin=VAT_CLASSES)
+    is_active: pl.Boolean
+    delisted_on: pl.Date = pa.Field(nullable=True)
 
 
 class ProductYearlySales(_Measures):
@@ -230,6 +251,11 @@ class ProductYearlySales(_Measures):
     product_name: pl.String
     category: pl.String = pa.Field(isin=CATEGORIES)
     brand: pl.String
+    ean: pl.String
+    unit_size: pl.String
+    vat_class: pl.String = pa.Field(isin=VAT_CLASSES)
+    is_active: pl.Boolean
+    delisted_on: pl.Date = pa.Field(nullable=True)
 
 
 class RegionCategoryDailySales(_Measures):

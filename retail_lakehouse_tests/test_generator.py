@@ -14,7 +14,14 @@ from retail_lakehouse.generator.calendar import generate_calendar
 from retail_lakehouse.generator.products import generate_products
 from retail_lakehouse.generator.stores import generate_stores
 from retail_lakehouse.generator.transactions import TransactionGenerator
-from retail_lakehouse.reference import FOOD_CATEGORIES, STATE_CODES
+from retail_lakehouse.reference import (
+    CATEGORIES,
+    CATEGORY_DETAILS,
+    FEDERAL_STATES,
+    FOOD_CATEGORIES,
+    STATE_CODES,
+    STORE_FORMAT_DETAILS,
+)
 from retail_lakehouse.schemas import BronzeProducts, BronzeStores, BronzeTransactions
 from retail_lakehouse.settings import DefectRates, Scenario, resolve_scenario
 from retail_lakehouse_tests.conftest import E2E_DEFECT_RATES
@@ -33,7 +40,7 @@ def make_generator(
 ):
     scenario = scenario or resolve_scenario("baseline", years)
     stores = generate_stores(500, seed, years)
-    products = generate_products(50_000, seed)
+    products = generate_products(50_000, seed, years)
     calendar = generate_calendar(years, scenario.holiday_effects)
     generator = TransactionGenerator(
         stores, products, calendar, rows=rows, seed=seed, years=years, defect_rates=rates, scenario=scenario
@@ -72,7 +79,7 @@ def clean_lines(full_run):
 
 def test_dimensions_match_the_contract_and_cover_germany():
     stores = generate_stores(500, 42, YEARS)
-    products = generate_products(50_000, 42)
+    products = generate_products(50_000, 42, YEARS)
     BronzeStores.validate(stores, lazy=True)
     BronzeProducts.validate(products, lazy=True)
     assert stores.height == 500 and products.height == 50_000
@@ -83,6 +90,68 @@ def test_dimensions_match_the_contract_and_cover_germany():
     opened = stores["opened_on"]
     assert (opened < dt.date(2020, 1, 1)).mean() > 0.7  # most stores predate the data
     assert (opened >= dt.date(2020, 1, 1)).sum() > 20  # and some open during the years: part of growth
+
+
+# Each state's extent (latitude south..north, longitude west..east), from the map, about 5 km to spare:
+# a store's coordinates must lie in its own state's box. The city-states' boxes are small and far from
+# most others, so a store put in the wrong state would be caught.
+STATE_BOXES = {
+    "BW": (47.5, 49.85, 7.45, 10.55), "BY": (47.2, 50.6, 8.9, 13.9), "BE": (52.3, 52.7, 13.05, 13.8),
+    "BB": (51.3, 53.6, 11.2, 14.8), "HB": (53.0, 53.65, 8.45, 9.05), "HH": (53.35, 53.8, 9.7, 10.35),
+    "HE": (49.35, 51.7, 7.7, 10.3), "MV": (53.05, 54.7, 10.55, 14.45), "NI": (51.25, 53.95, 6.6, 11.65),
+    "NW": (50.3, 52.55, 5.8, 9.5), "RP": (48.9, 51.0, 6.05, 8.55), "SL": (49.05, 49.7, 6.3, 7.45),
+    "SN": (50.15, 51.7, 11.85, 15.05), "ST": (50.9, 53.1, 10.5, 13.25), "SH": (53.35, 55.1, 7.85, 11.35),
+    "TH": (50.15, 51.7, 9.85, 12.7),
+}  # fmt: skip
+
+
+def test_stores_lie_in_their_own_state_with_address_and_sales_area():
+    stores = generate_stores(500, 42, YEARS)
+    for code, (south, north, west, east) in STATE_BOXES.items():
+        state = stores.filter(pl.col("state_code") == code)
+        assert state.height > 0, code
+        assert state["latitude"].is_between(south, north).all(), code
+        assert state["longitude"].is_between(west, east).all(), code
+        prefixes = [p for s in FEDERAL_STATES if s.code == code for p in s.postcode_prefixes]
+        assert state["postcode"].str.slice(0, 2).is_in(prefixes).all(), code
+    assert stores.filter(pl.col("state_code") == "BE")["city"].unique().to_list() == ["Berlin"]
+    assert {"München", "Köln", "Leipzig"} <= set(stores["city"])  # German names, real towns
+    assert stores["postcode"].str.contains(r"^\d{5}$").all()
+    assert stores["street"].str.contains(r"^\D+ \d{1,3}$").all()
+    for item in STORE_FORMAT_DETAILS:
+        area = stores.filter(pl.col("format") == item.name)["sales_area_m2"]
+        assert area.is_between(item.min_area_m2, item.max_area_m2).all(), item.name
+    assert stores["city"].n_unique() > 150  # spread over towns, not a handful of cities
+
+
+def _ean_is_valid(code: str) -> bool:
+    """GS1: the digits weighted 1, 3, 1, 3, ... from the left, check digit included, sum to a multiple of 10."""
+    return len(code) == 13 and sum(int(d) * (1, 3)[i % 2] for i, d in enumerate(code)) % 10 == 0
+
+
+def test_products_have_valid_eans_unit_sizes_vat_classes_and_delistings():
+    products = generate_products(50_000, 42, YEARS)
+    assert all(_ean_is_valid(code) for code in products["ean"])
+    assert _ean_is_valid("4006381333931") and not _ean_is_valid("4006381333932")  # a real EAN, and a typo
+    assert products["ean"].n_unique() == 50_000
+    assert products["ean"].str.slice(0, 3).cast(pl.Int32).is_between(400, 440).all()  # GS1 Germany
+    vat = dict(zip(CATEGORIES, [c.vat_class for c in CATEGORY_DETAILS], strict=True))
+    assert (products["vat_class"] == products["category"].replace_strict(vat)).all()
+    assert products["unit_size"].str.len_chars().min() > 0
+    assert (products["product_name"].str.contains(products["unit_size"], literal=True)).all()
+    delisted = products.filter(pl.col("delisted_on").is_not_null())
+    assert (products["is_active"] == products["delisted_on"].is_null()).all()
+    assert 0.05 < delisted.height / products.height < 0.12
+    last_days = delisted["delisted_on"]
+    assert (last_days.dt.month_end() == last_days).all()  # at the end of a month
+    assert last_days.dt.year().is_between(YEARS[0], YEARS[-1]).all()
+
+
+def test_delisted_products_sell_until_their_delisting_and_never_after(clean_lines, full_run):
+    products = full_run[2].select("product_id", "delisted_on")
+    sold = clean_lines.join(products.filter(pl.col("delisted_on").is_not_null()), on="product_id")
+    assert sold.filter(pl.col("date") > pl.col("delisted_on")).height == 0
+    assert sold.height > 1_000  # delisted products did sell before their day
 
 
 def test_same_seed_gives_identical_data_and_another_seed_does_not():

@@ -48,12 +48,21 @@ PRODUCTS = {
 
 
 def stores_frame() -> pl.LazyFrame:
-    rows = [(sid, *attrs, date(2010, 1, 1)) for sid, attrs in STORES.items()]
+    """The stores, with an address, coordinates and sales area made from the id."""
+    rows = [
+        (sid, *attrs, date(2010, 1, 1), f"Hauptstraße {sid}", f"1010{sid}", 52.5 + sid / 100, 13.4, 1000 * sid)
+        for sid, attrs in STORES.items()
+    ]
     return pl.LazyFrame(rows, schema=polars_schema(SilverStores), orient="row")
 
 
 def products_frame() -> pl.LazyFrame:
-    rows = [(pid, f"SKU{pid}", name, cat, cat, brand, Decimal("1.00")) for pid, (name, cat, brand) in PRODUCTS.items()]
+    """The products; 15 (Pretzel) was delisted at the end of April 2024."""
+    rows = [
+        (pid, f"SKU{pid}", name, cat, cat, brand, Decimal("1.00"), f"40000000000{pid}", "1 Stück", "reduced",
+         pid != 15, date(2024, 4, 30) if pid == 15 else None)
+        for pid, (name, cat, brand) in PRODUCTS.items()
+    ]  # fmt: skip
     return pl.LazyFrame(rows, schema=polars_schema(SilverProducts), orient="row")
 
 
@@ -140,6 +149,16 @@ def test_store_daily_sums_per_store_and_day() -> None:
     ]
 
 
+def test_store_daily_carries_address_coordinates_and_sales_area() -> None:
+    table = store_daily().collect()
+    assert table.select("store_id", "street", "postcode", "latitude", "longitude", "sales_area_m2").rows() == [
+        (1, "Hauptstraße 1", "10101", 52.51, 13.4, 1000),
+        (3, "Hauptstraße 3", "10103", 52.53, 13.4, 3000),
+        (2, "Hauptstraße 2", "10102", 52.52, 13.4, 2000),
+        (1, "Hauptstraße 1", "10101", 52.51, 13.4, 1000),
+    ]
+
+
 def test_yearly_monthly_and_weekly_roll_ups() -> None:
     sd = store_daily()
     assert measures(gold.aggregate_yearly(sd)) == [(Decimal("21.80"), 10, 5, 6, Decimal("4.36"))]
@@ -213,6 +232,18 @@ def test_product_monthly_takes_attributes_from_products() -> None:
         (Decimal("5.00"), 1, 1, 1, Decimal("5.00")),
         (Decimal("10.00"), 1, 1, 1, Decimal("10.00")),
     ]
+
+
+def test_product_tables_carry_ean_unit_size_vat_class_and_delisting() -> None:
+    lines = pl.concat([sales(), silver(sale(6, 1, day=date(2024, 4, 2), product_id=15, unit_price="0.70"))])
+    monthly = gold.aggregate_product_monthly(lines, products_frame())
+    yearly = gold.aggregate_product_yearly(monthly).collect()
+    columns = ("product_id", "ean", "unit_size", "vat_class", "is_active", "delisted_on")
+    assert yearly.select(columns).rows()[-2:] == [
+        (13, "4000000000013", "1 Stück", "reduced", True, None),
+        (15, "4000000000015", "1 Stück", "reduced", False, date(2024, 4, 30)),
+    ]
+    assert monthly.filter(pl.col("product_id") == 15).select("month", "is_active").collect().rows() == [(4, False)]
 
 
 def test_money_sums_are_exact() -> None:

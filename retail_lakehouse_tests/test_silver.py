@@ -46,6 +46,11 @@ def stores_frame() -> pl.LazyFrame:
             "region": ["Ost", "Süd"],
             "format": ["supermarket", "discounter"],
             "opened_on": [date(2010, 5, 1), date(2015, 9, 1)],
+            "street": ["Alexanderplatz 1", "Marienplatz 8"],
+            "postcode": ["10178", "80331"],
+            "latitude": [52.5219, 48.1374],
+            "longitude": [13.4132, 11.5755],
+            "sales_area_m2": [1200, 1000],
         },
         schema=polars_schema(SilverStores),
     )
@@ -62,6 +67,11 @@ def products_frame() -> pl.LazyFrame:
             "subcategory": ["Bread", "Milk"],
             "brand": ["Baker", "Farm"],
             "list_price": [Decimal("2.00"), Decimal("1.00")],
+            "ean": ["4000000000109", "4000000000116"],
+            "unit_size": ["500 g", "1 l"],
+            "vat_class": ["reduced", "reduced"],
+            "is_active": [True, True],
+            "delisted_on": [None, None],
         },
         schema=polars_schema(SilverProducts),
     )
@@ -372,15 +382,20 @@ def test_clean_stores_trims_dedupes_and_sorts() -> None:
             "region": ["Süd", "Ost", "Süd"],
             "format": ["discounter", "supermarket", "discounter"],
             "opened_on": [date(2015, 9, 1), date(2010, 5, 1), date(2015, 9, 1)],
+            "street": [" Marienplatz 8", "Alexanderplatz 1", "Marienplatz 8"],
+            "postcode": ["80331", "10178", "80331"],
+            "latitude": [48.1374, 52.5219, 48.1374],
+            "longitude": [11.5755, 13.4132, 11.5755],
+            "sales_area_m2": [1000, 1200, 1000],
         },
         schema=polars_schema(SilverStores),
     )
     cleaned = clean_stores(raw).collect()
 
     SilverStores.validate(cleaned)
-    assert cleaned.select("store_id", "store_name", "city", "state_code").rows() == [
-        (1, "Alexanderplatz", "Berlin", "BE"),
-        (2, "Marienplatz", "München", "BY"),
+    assert cleaned.select("store_id", "store_name", "city", "state_code", "street", "latitude").rows() == [
+        (1, "Alexanderplatz", "Berlin", "BE", "Alexanderplatz 1", 52.5219),
+        (2, "Marienplatz", "München", "BY", "Marienplatz 8", 48.1374),
     ]
 
 

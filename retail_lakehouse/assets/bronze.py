@@ -88,7 +88,9 @@ def build_bronze_assets(settings: Settings, partitions: dg.PartitionsDefinition)
     def products() -> pl.DataFrame:
         """One row per product (50,000 in 11 categories), as the product master data delivers it."""
         frame = (
-            landing.read_products(lakehouse) if from_landing else generate_products(settings.products, settings.seed)
+            landing.read_products(lakehouse)
+            if from_landing
+            else generate_products(settings.products, settings.seed, settings.years)
         )
         return BronzeProducts.validate(frame, lazy=True)
 

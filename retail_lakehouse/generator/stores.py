@@ -1,4 +1,4 @@
-"""Stores: 500 of them spread over the 16 federal states in proportion to population."""
+"""Stores: 500 of them spread over the 16 federal states in proportion to population, in real towns."""
 
 from __future__ import annotations
 
@@ -8,29 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from retail_lakehouse.generator.places import pick_places, postcode, spread, street
 from retail_lakehouse.generator.seeds import rng_for
 from retail_lakehouse.reference import FEDERAL_STATES, STORE_FORMATS, store_format
 from retail_lakehouse.schemas import BronzeStores, polars_schema
-
-# The larger cities of each state, largest first.
-STATE_CITIES: dict[str, tuple[str, ...]] = {
-    "BW": ("Stuttgart", "Mannheim", "Karlsruhe", "Freiburg", "Heidelberg", "Ulm"),
-    "BY": ("München", "Nürnberg", "Augsburg", "Regensburg", "Würzburg", "Ingolstadt"),
-    "BE": ("Berlin",),
-    "BB": ("Potsdam", "Cottbus", "Brandenburg an der Havel", "Frankfurt (Oder)"),
-    "HB": ("Bremen", "Bremerhaven"),
-    "HH": ("Hamburg",),
-    "HE": ("Frankfurt am Main", "Wiesbaden", "Kassel", "Darmstadt", "Offenbach"),
-    "MV": ("Rostock", "Schwerin", "Neubrandenburg", "Stralsund"),
-    "NI": ("Hannover", "Braunschweig", "Oldenburg", "Osnabrück", "Wolfsburg"),
-    "NW": ("Köln", "Düsseldorf", "Dortmund", "Essen", "Duisburg", "Bochum", "Münster", "Bielefeld", "Bonn"),
-    "RP": ("Mainz", "Ludwigshafen", "Koblenz", "Trier", "Kaiserslautern"),
-    "SL": ("Saarbrücken", "Neunkirchen", "Homburg"),
-    "SN": ("Leipzig", "Dresden", "Chemnitz", "Zwickau"),
-    "ST": ("Halle (Saale)", "Magdeburg", "Dessau-Roßlau"),
-    "SH": ("Kiel", "Lübeck", "Flensburg", "Neumünster"),
-    "TH": ("Erfurt", "Jena", "Gera", "Weimar"),
-}
 
 
 @dataclass(frozen=True)
@@ -81,24 +62,31 @@ def generate_stores(n_stores: int, seed: int, years: tuple[int, ...]) -> pl.Data
         span_before + rng.integers(0, span_during, n_stores),
         rng.integers(0, span_before, n_stores),
     )
-    city_pick = rng.random(n_stores)
+    places = pick_places(list(state_codes), rng.random(n_stores))
+    angle, radius, street_name, house, digits, area = rng.random((6, n_stores))
 
     rows = []
     per_city: dict[str, int] = {}
-    for i, (code, fmt) in enumerate(zip(state_codes, drawn_formats, strict=True)):
-        cities = STATE_CITIES[code]
-        # Bigger cities get more stores: the first-listed city is the state's largest.
-        city = cities[min(int(len(cities) * city_pick[i] ** 1.8), len(cities) - 1)]
-        per_city[city] = per_city.get(city, 0) + 1
+    for i, (place, fmt) in enumerate(zip(places, drawn_formats, strict=True)):
+        per_city[place.city] = per_city.get(place.city, 0) + 1
+        details = store_format(fmt)
+        latitude, longitude = spread(place, 2 * np.pi * angle[i], radius[i])
+        # Sales areas cluster at the small end of a format's band: many ordinary stores, a few large ones.
+        sales_area = details.min_area_m2 + (details.max_area_m2 - details.min_area_m2) * area[i] ** 1.5
         rows.append(
             (
                 i + 1,
-                f"Nordstern {store_format(fmt).sign} {city} {per_city[city]}",
-                city,
-                code,
-                regions[code],
+                f"Nordstern {details.sign} {place.city} {per_city[place.city]}",
+                place.city,
+                place.state_code,
+                regions[place.state_code],
                 fmt,
                 FIRST_OPENING + dt.timedelta(days=int(offset[i])),
+                street(street_name[i], house[i]),
+                postcode(place, int(digits[i] * 1000)),
+                latitude,
+                longitude,
+                int(round(sales_area, -1)),
             )
         )
     return pl.DataFrame(rows, schema=polars_schema(BronzeStores), orient="row")
@@ -107,12 +95,15 @@ def generate_stores(n_stores: int, seed: int, years: tuple[int, ...]) -> pl.Data
 def store_traffic(stores: pl.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Expected daily transactions (relative) and mean basket lines per store.
 
-    The store's format sets the level; a per-store factor (location, size) spreads stores of one format,
-    so there are clear top stores. Derived from the seed, not stored: it is the generator's hidden truth.
+    The store's format sets the level; its sales area against the format's usual one, and a hidden factor
+    for its location, spread the stores of one format, so there are clear top stores. Derived from the seed,
+    not stored: it is the generator's hidden truth.
     """
     rng = rng_for(seed, "store_traffic")
     formats = stores["format"].to_list()
-    location = rng.lognormal(mean=0.0, sigma=0.3, size=len(formats))
-    traffic = np.array([FORMAT_MODELS[f].daily_transactions for f in formats]) * location
+    location = rng.lognormal(mean=0.0, sigma=0.25, size=len(formats))
+    usual_area = np.array([(store_format(f).min_area_m2 + store_format(f).max_area_m2) / 2 for f in formats])
+    size = np.sqrt(stores["sales_area_m2"].to_numpy() / usual_area)
+    traffic = np.array([FORMAT_MODELS[f].daily_transactions for f in formats]) * location * size
     basket = np.array([FORMAT_MODELS[f].basket_lines for f in formats])
     return traffic, basket

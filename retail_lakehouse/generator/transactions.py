@@ -76,6 +76,9 @@ class TransactionGenerator:
         self.prices = PriceBook(products)
         self.popularity = product_popularity(products, seed)
         self.season = category_season(products) if self.scenario.seasonality else np.ones((12, products.height))
+        # A delisted product sells through the month of its delisting day (the last of a month), then never.
+        last_month = products.select(pl.col("delisted_on").dt.year() * 12 + pl.col("delisted_on").dt.month() - 1)
+        self.last_month_sold = last_month.to_series().fill_null(np.iinfo(np.int32).max).to_numpy()
         # Stores that sell no food sell from the non-food part of the assortment only.
         self.non_food_products = np.flatnonzero(~products["category"].is_in(FOOD_CATEGORIES).to_numpy())
         traffic, format_basket = store_traffic(stores, seed)
@@ -116,7 +119,7 @@ class TransactionGenerator:
 
         line_tx = np.repeat(np.arange(n_tx), sizes)
         n_lines = len(line_tx)
-        weights = self.popularity * self.season[month - 1]
+        weights = self.popularity * self.season[month - 1] * (self.last_month_sold >= year * 12 + month - 1)
         product_index = self._products(weights, rng.random(n_lines), self.traffic.sells_food[tx_store][line_tx])
         price = self.prices.year(year)[product_index]
         # Several units of a cheap item, rarely of a dear one: the chance of one more unit falls with price.

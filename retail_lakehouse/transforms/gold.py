@@ -37,8 +37,11 @@ from retail_lakehouse.schemas import (
     polars_schema,
 )
 
-STORE_ATTRIBUTES = ("store_name", "city", "state_code", "region", "format")
-PRODUCT_ATTRIBUTES = ("product_name", "category", "brand")
+STORE_ATTRIBUTES = (
+    "store_name", "city", "state_code", "region", "format", "street", "postcode", "latitude", "longitude",
+    "sales_area_m2",
+)  # fmt: skip
+PRODUCT_ATTRIBUTES = ("product_name", "category", "brand", "ean", "unit_size", "vat_class", "is_active", "delisted_on")
 PRODUCT_ID_SPAN = 1 << 31  # above any Int32 product_id, so revenue * span - product_id never ties
 
 
