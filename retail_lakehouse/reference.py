@@ -137,6 +137,7 @@ QUARANTINE_REASONS: tuple[str, ...] = (
     "transaction_total_mismatch",
 )
 
+VAT_PERCENTS: tuple[int, ...] = tuple(sorted({rate for p in VAT_PERIODS for rate in (p.reduced, p.standard)}))
 STATE_CODES: tuple[str, ...] = tuple(state.code for state in FEDERAL_STATES)
 CATEGORIES: tuple[str, ...] = tuple(category.name for category in CATEGORY_DETAILS)
 FOOD_CATEGORIES: tuple[str, ...] = tuple(category.name for category in CATEGORY_DETAILS if category.is_food)

@@ -7,6 +7,8 @@ meant to carry (nullable keys, non-positive quantities); silver and gold are str
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pandera.polars as pa
 import polars as pl
 
@@ -18,11 +20,13 @@ from retail_lakehouse.reference import (
     STATE_CODES,
     STORE_FORMATS,
     VAT_CLASSES,
+    VAT_PERCENTS,
 )
 
 PRICE = pl.Decimal(10, 2)
 LINE_MONEY = pl.Decimal(12, 2)
 REVENUE = pl.Decimal(18, 2)
+VAT_RATE = pl.Decimal(4, 2)  # percent: 19.00
 
 
 class _Contract(pa.DataFrameModel):
@@ -141,6 +145,8 @@ class SilverTransactions(_Contract):
     state_code: pl.String = pa.Field(isin=STATE_CODES)
     region: pl.String = pa.Field(isin=REGIONS)
     category: pl.String = pa.Field(isin=CATEGORIES)
+    # The VAT rate in percent that applied to the line on its day (till prices include it).
+    vat_rate: VAT_RATE = pa.Field(isin=[Decimal(rate) for rate in VAT_PERCENTS])
 
 
 class TransactionsQuarantine(BronzeTransactions):
@@ -153,15 +159,17 @@ class TransactionsQuarantine(BronzeTransactions):
 # --- gold -----------------------------------------------------------------------------------------------
 
 
-MEASURES = ("revenue", "units", "transactions", "lines", "avg_basket")
+MEASURES = ("revenue", "units", "transactions", "lines", "avg_basket", "vat", "net_revenue")
 
 
 class _Measures(_Contract):
-    revenue: REVENUE
+    revenue: REVENUE  # gross, as the tills take it
     units: pl.Int64
     transactions: pl.Int64 = pa.Field(ge=0)
     lines: pl.Int64 = pa.Field(ge=0)
     avg_basket: REVENUE
+    vat: REVENUE  # VAT in revenue: per line gross * rate / (100 + rate), rounded half up to the cent, summed
+    net_revenue: REVENUE  # revenue - vat, so net_revenue + vat == revenue exactly
 
 
 class YearlySales(_Measures):
@@ -286,6 +294,8 @@ class TopProductsMonthly(_Contract):
     revenue: REVENUE
     units: pl.Int64
     lines: pl.Int64
+    vat: REVENUE
+    net_revenue: REVENUE
 
 
 class CalendarDays(_Contract):

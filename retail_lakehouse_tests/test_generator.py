@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import polars as pl
@@ -488,3 +489,23 @@ def test_covid_hoarding_fills_food_stores_in_march_2020(covid_and_baseline):
 
     assert food_lines("covid-2020", 9, 21) / food_lines("baseline", 9, 21) == pytest.approx(1.625, abs=0.1)
     assert food_lines("covid-2020", 2, 7) / food_lines("baseline", 2, 7) == pytest.approx(1.0, abs=0.08)
+
+
+def test_tills_pass_the_2020_vat_cut_on(clean_lines, full_run):
+    """From July to December 2020 a price is the first half's times 116/119 (standard) or 105/107 (reduced),
+    rounded half up to the cent; in January 2021 the old prices are back, raised by that year's inflation."""
+    products = full_run[2].select("product_id", "vat_class")
+    year_2020 = clean_lines.filter(pl.col("year") == 2020).join(products, on="product_id")
+    halves = year_2020.group_by("product_id", "vat_class", second_half=pl.col("month") >= 7).agg(
+        pl.col("unit_price").unique()
+    )
+    assert halves["unit_price"].list.len().max() == 1  # one price per product and half
+    prices = halves.with_columns(pl.col("unit_price").list.first()).pivot(
+        "second_half", index=["product_id", "vat_class"], values="unit_price"
+    )
+    both = prices.drop_nulls()
+    assert both.height > 1_000
+    for product_id, vat_class, first, second in both.select("product_id", "vat_class", "false", "true").iter_rows():
+        normal, cut = (19, 16) if vat_class == "standard" else (7, 5)
+        expected = (first * (100 + cut) / (100 + normal)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        assert second == expected, (product_id, vat_class, first, second)

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from retail_lakehouse.schemas import (
+    REVENUE,
     CalendarDays,
     DailySales,
     MonthlySales,
@@ -76,8 +77,11 @@ def sale(
     quantity: int = 1,
     unit_price: str = "1.00",
     discount: str = "0.00",
+    vat_rate: str = "7.00",
 ) -> dict[str, Any]:
-    """One silver line with its calendar parts and dimension attributes filled in from the fixtures."""
+    """One silver line with its calendar parts and dimension attributes filled in from the fixtures.
+
+    Every fixture product is food at the reduced rate, 7 %, unless `vat_rate` says otherwise."""
     line_total = quantity * Decimal(unit_price) - Decimal(discount)
     _, _, state_code, region, _ = STORES[store_id]
     return {
@@ -101,6 +105,7 @@ def sale(
         "state_code": state_code,
         "region": region,
         "category": PRODUCTS[product_id][1],
+        "vat_rate": Decimal(vat_rate),
     }
 
 
@@ -244,6 +249,62 @@ def test_product_tables_carry_ean_unit_size_vat_class_and_delisting() -> None:
         (15, "4000000000015", "1 Stück", "reduced", False, date(2024, 4, 30)),
     ]
     assert monthly.filter(pl.col("product_id") == 15).select("month", "is_active").collect().rows() == [(4, False)]
+
+
+def test_vat_per_line_rounded_half_up_then_summed() -> None:
+    """VAT in a gross amount g at rate r is g * r / (100 + r), per line, to the cent. The sales' lines at 7 %:
+    3.00 -> 0.196 -> 0.20; 0.10 -> 0.007 -> 0.01; 0.20 -> 0.013 -> 0.01; 5.00 -> 0.327 -> 0.33;
+    3.50 -> 0.229 -> 0.23; 10.00 -> 0.654 -> 0.65. Together 1.43 of 21.80, leaving 20.37 net."""
+    yearly = gold.aggregate_yearly(store_daily()).collect()
+    assert yearly.select("revenue", "vat", "net_revenue").rows() == [(*money("21.80", "1.43", "20.37"),)]
+    monthly = gold.aggregate_monthly(store_daily()).collect()
+    assert monthly.select("month", "vat", "net_revenue").rows() == [
+        (3, *money("0.78", "11.02")),  # 0.20 + 0.01 + 0.01 + 0.33 + 0.23
+        (4, *money("0.65", "9.35")),
+    ]
+    # Three lines of 0.08 carry 0.005 each, so a cent each: 0.03, where VAT on their sum would be 0.02.
+    three = silver(*(sale(9, n, unit_price="0.08") for n in (1, 2, 3)))
+    assert gold.aggregate_yearly(gold.aggregate_store_daily(three, stores_frame())).collect()["vat"].item() == (
+        Decimal("0.03")
+    )
+    # The standard rate, and the cut of July to December 2020: 1.19 at 19 % holds 0.19, 1.16 at 16 % 0.16.
+    standard = silver(
+        sale(1, unit_price="1.19", vat_rate="19.00"),
+        sale(2, unit_price="1.16", vat_rate="16.00", day=date(2020, 7, 1)),
+        sale(3, unit_price="1.05", vat_rate="5.00", day=date(2020, 7, 1)),
+    )
+    by_year = gold.aggregate_yearly(gold.aggregate_store_daily(standard, stores_frame())).collect()
+    assert by_year.select("year", "vat").rows() == [(2020, Decimal("0.21")), (2024, Decimal("0.19"))]
+
+
+def test_net_revenue_and_vat_add_up_to_revenue_in_every_table() -> None:
+    lines = pl.concat([sales(), silver(sale(7, 1, product_id=14, unit_price="2.38", vat_rate="19.00"))])
+    sd = gold.aggregate_store_daily(lines, stores_frame())
+    tables = [
+        sd,
+        gold.aggregate_yearly(sd),
+        gold.aggregate_monthly(sd),
+        gold.aggregate_weekly(sd),
+        gold.aggregate_daily(sd),
+        gold.aggregate_by_region(sd),
+        gold.aggregate_by_category(gold.aggregate_region_category_daily(lines)),
+        gold.aggregate_region_category_daily(lines),
+        gold.aggregate_product_monthly(lines, products_frame()),
+        gold.aggregate_product_yearly(gold.aggregate_product_monthly(lines, products_frame())),
+        gold.top_products_monthly(lines, products_frame()),
+    ]
+    for table in tables:
+        assert gold.vat_identity_violations(table).collect().height == 0
+        assert table.select(pl.col("vat").sum()).collect().item() == Decimal("1.81")  # 1.43 + 0.38 (2.38 at 19 %)
+
+
+def test_vat_identity_violations_names_the_rows_that_do_not_add_up() -> None:
+    table = pl.LazyFrame(
+        {"day": [1, 2], "revenue": money("1.07", "2.14"), "vat": money("0.07", "0.14"),
+         "net_revenue": money("1.00", "1.99")},
+        schema={"day": pl.Int8, "revenue": REVENUE, "vat": REVENUE, "net_revenue": REVENUE},
+    )  # fmt: skip
+    assert gold.vat_identity_violations(table).collect()["day"].to_list() == [2]
 
 
 def test_money_sums_are_exact() -> None:

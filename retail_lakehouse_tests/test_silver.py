@@ -29,6 +29,7 @@ from retail_lakehouse.transforms.silver import (
     find_rejected,
     label_transactions,
     split_transactions,
+    vat_rate,
 )
 
 YEAR = 2024
@@ -160,6 +161,31 @@ def test_valid_line_goes_to_silver_enriched_and_typed() -> None:
     assert row["weekday"] == 7
     assert (row["year"], row["month"], row["hour"]) == (2024, 3, 18)
     assert (row["state_code"], row["region"], row["category"]) == ("BY", "Süd", "Dairy & Eggs")
+    assert row["vat_rate"] == Decimal("7.00")  # milk: the reduced rate
+
+
+def test_vat_rate_is_the_rate_of_the_day_and_the_product_class() -> None:
+    """Germany's temporary cut: 16 % and 5 % from 1 July to 31 December 2020, 19 % and 7 % either side."""
+    products = pl.concat(
+        [
+            products_frame().collect(),
+            products_frame()
+            .collect()
+            .head(1)
+            .with_columns(product_id=pl.lit(12, pl.Int32), category=pl.lit("Beverages"), vat_class=pl.lit("standard")),
+        ]
+    )
+    rows = [
+        line(1, ts=datetime(2020, 6, 30, 21, 59), product_id=10),
+        line(2, ts=datetime(2020, 6, 30, 21, 59), product_id=12),
+        line(3, ts=datetime(2020, 7, 1, 6, 0), product_id=10),
+        line(4, ts=datetime(2020, 7, 1, 6, 0), product_id=12),
+        line(5, ts=datetime(2020, 12, 31, 13, 59), product_id=12),
+    ]
+    result = clean_transactions(bronze(*rows), stores_frame(), products.lazy(), 2020).transactions.collect()
+    assert result["vat_rate"].to_list() == [Decimal(r) for r in ("7.00", "19.00", "5.00", "16.00", "16.00")]
+    after = pl.DataFrame({"transaction_ts": [datetime(2021, 1, 1, 8)] * 2, "vat_class": ["reduced", "standard"]})
+    assert after.select(vat_rate())["vat_rate"].to_list() == [Decimal("7.00"), Decimal("19.00")]
 
 
 @pytest.mark.parametrize(

@@ -121,7 +121,7 @@ class TransactionGenerator:
         n_lines = len(line_tx)
         weights = self.popularity * self.season[month - 1] * (self.last_month_sold >= year * 12 + month - 1)
         product_index = self._products(weights, rng.random(n_lines), self.traffic.sells_food[tx_store][line_tx])
-        price = self.prices.year(year)[product_index]
+        price = self.prices.month(year, month)[product_index]
         # Several units of a cheap item, rarely of a dear one: the chance of one more unit falls with price.
         one_more = MORE_UNITS * np.minimum(1.0, np.sqrt(MORE_UNITS_BELOW_CENTS / price))
         quantity = np.minimum(rng.geometric(1.0 - one_more), MAX_QUANTITY)

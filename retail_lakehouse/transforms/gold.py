@@ -3,6 +3,11 @@
 Pure Polars, LazyFrames in and out. Money stays exact: `revenue` is a Decimal sum, and `avg_basket` is
 revenue over transactions in integer cents, rounded half away from zero, never through a float.
 
+Revenue is gross (till prices include VAT). `vat` is defined once, per line: gross * rate / (100 + rate) at the
+line's `vat_rate`, rounded half away from zero to the cent (`line_vat_cents`); a table's `vat` is the sum of
+its lines' and `net_revenue` the sum of what each line keeps after its VAT, so `net_revenue + vat == revenue`
+holds exactly at every grain (`vat_identity_violations` finds rows where it would not).
+
 The time and region tables are rolled up from `store_daily` (a few hundred thousand rows a year) rather
 than re-aggregated from silver (millions): a transaction belongs to exactly one store and day, so its
 distinct count adds up across stores and days. Category and product tables cannot be rolled up that way
@@ -45,16 +50,31 @@ PRODUCT_ATTRIBUTES = ("product_name", "category", "brand", "ean", "unit_size", "
 PRODUCT_ID_SPAN = 1 << 31  # above any Int32 product_id, so revenue * span - product_id never ties
 
 
+def line_vat_cents() -> pl.Expr:
+    """The VAT in each silver line, in integer cents: gross * rate / (100 + rate), rounded half away from zero.
+
+    The one rounding rule for VAT in the lakehouse. Computed in integers (cents, and the rate in basis
+    points: 19.00 % is 1900), never through a float; an Int64 holds any Decimal(12, 2) times 2 * 10,000.
+    """
+    gross = _cents(pl.col("line_total"))
+    rate = (pl.col("vat_rate") * 100).cast(pl.Int64)
+    divisor = 10_000 + rate
+    return (gross.abs() * rate * 2 + divisor) // (divisor * 2) * gross.sign()
+
+
 def line_measures(*names: str) -> list[pl.Expr]:
-    """Revenue, units, transactions and lines of a group of silver lines (or only `names` of them).
+    """Revenue, units, transactions, lines, VAT and net revenue of a group of silver lines (or only `names`).
 
     avg_basket is not among them: it is derived after the group-by from revenue and transactions.
     """
+    vat = line_vat_cents()
     measures = {
         "revenue": pl.col("line_total").sum().cast(REVENUE),
         "units": pl.col("quantity").cast(pl.Int64).sum(),
         "transactions": pl.col("transaction_id").n_unique().cast(pl.Int64),
         "lines": pl.len().cast(pl.Int64),
+        "vat": _money(vat.sum()),
+        "net_revenue": _money((_cents(pl.col("line_total")) - vat).sum()),
     }
     return [expr.alias(name) for name, expr in measures.items() if not names or name in names]
 
@@ -66,7 +86,27 @@ def rolled_up_measures() -> list[pl.Expr]:
         pl.col("units").sum().alias("units"),
         pl.col("transactions").sum().alias("transactions"),
         pl.col("lines").sum().alias("lines"),
+        pl.col("vat").sum().cast(REVENUE).alias("vat"),
+        pl.col("net_revenue").sum().cast(REVENUE).alias("net_revenue"),
     ]
+
+
+def vat_identity_violations(table: pl.LazyFrame) -> pl.LazyFrame:
+    """The rows of a gold table whose `net_revenue + vat` differs from `revenue`: none, if the table is right.
+
+    A pure check for the asset checks to call on any table with the three columns.
+    """
+    return table.filter((pl.col("net_revenue") + pl.col("vat")) != pl.col("revenue"))
+
+
+def _cents(money: pl.Expr) -> pl.Expr:
+    """A Decimal amount of scale 2 as integer cents."""
+    return (money * 100).cast(pl.Int64)
+
+
+def _money(cents: pl.Expr) -> pl.Expr:
+    """Integer cents as a REVENUE Decimal, exactly (casting an integer to Decimal reads it as units, not cents)."""
+    return (cents.cast(pl.Decimal(38, 2)) * pl.lit(Decimal("0.01"))).cast(REVENUE)
 
 
 def avg_basket() -> pl.Expr:
@@ -75,11 +115,10 @@ def avg_basket() -> pl.Expr:
     Recomputed from each grain's own revenue and transactions: an average of averages would weight a
     quiet store-day like a busy one. (Int64 cents hold any Decimal(18, 2).)
     """
-    cents = (pl.col("revenue") * 100).cast(pl.Int64)
+    cents = _cents(pl.col("revenue"))
     count = pl.col("transactions")
     rounded = (cents.abs() * 2 + count) // (count * 2) * cents.sign()
-    # Back to Decimal by multiplying: casting an integer to Decimal reads it as units, not cents.
-    return (rounded.cast(pl.Decimal(38, 2)) * pl.lit(Decimal("0.01"))).cast(REVENUE).alias("avg_basket")
+    return _money(rounded).alias("avg_basket")
 
 
 def _date_parts() -> list[pl.Expr]:
@@ -186,7 +225,7 @@ def top_products_monthly(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: in
     group = ["year", "month", "state_code", "category"]
     summed = (
         silver.group_by("month", "state_code", "product_id")
-        .agg(*line_measures("revenue", "units", "lines"), pl.col("year").first())
+        .agg(*line_measures("revenue", "units", "lines", "vat", "net_revenue"), pl.col("year").first())
         .join(products.select("product_id", *PRODUCT_ATTRIBUTES), on="product_id", how="left")
     )
     order = (pl.col("revenue") * 100).cast(pl.Int64) * PRODUCT_ID_SPAN - pl.col("product_id")

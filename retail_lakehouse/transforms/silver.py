@@ -23,7 +23,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from retail_lakehouse.reference import VAT_PERIODS, VatPeriod
 from retail_lakehouse.schemas import (
+    VAT_RATE,
     BronzeTransactions,
     SilverCalendar,
     SilverProducts,
@@ -38,7 +40,7 @@ BRONZE_COLUMNS: tuple[str, ...] = tuple(polars_schema(BronzeTransactions))
 SILVER_COLUMNS: tuple[str, ...] = tuple(polars_schema(SilverTransactions))
 QUARANTINE_COLUMNS: tuple[str, ...] = tuple(polars_schema(TransactionsQuarantine))
 DERIVED_COLUMNS = ("date", "year", "month", "week_start", "weekday", "hour")
-ENRICHED_COLUMNS = ("state_code", "region", "category")
+ENRICHED_COLUMNS = ("state_code", "region", "category", "vat_rate")
 LABELED_COLUMNS: tuple[str, ...] = (*BRONZE_COLUMNS, *DERIVED_COLUMNS, *ENRICHED_COLUMNS, "reason")
 
 
@@ -92,7 +94,7 @@ def split_transactions(
         rows.join(rejected, on=_ROW, how="anti", maintain_order="left")
         .join(_store_attributes(stores).drop(_STORE_KNOWN), on="store_id", how="left", maintain_order="left")
         .join(_product_attributes(products).drop(_PRODUCT_KNOWN), on="product_id", how="left", maintain_order="left")
-        .with_columns(_derived_columns())
+        .with_columns(*_derived_columns(), vat_rate())
         .select(SILVER_COLUMNS)
     )
     quarantine = (
@@ -109,7 +111,7 @@ def label_transactions(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.
     `reason` is null for a line that passes every rule. `year` here is the year of `transaction_ts` (it
     differs from the partition's year on `wrong_year` lines).
     """
-    return _labels(bronze, stores, products, year).with_columns(_derived_columns()).select(LABELED_COLUMNS)
+    return _labels(bronze, stores, products, year).with_columns(*_derived_columns(), vat_rate()).select(LABELED_COLUMNS)
 
 
 def _numbered(bronze: pl.LazyFrame) -> pl.LazyFrame:
@@ -232,7 +234,7 @@ def _store_attributes(stores: pl.LazyFrame) -> pl.LazyFrame:
 def _product_attributes(products: pl.LazyFrame) -> pl.LazyFrame:
     """The product columns silver carries, one row per product so the join cannot multiply lines."""
     return (
-        products.select("product_id", "category")
+        products.select("product_id", "category", "vat_class")
         .unique("product_id", keep="first", maintain_order=True)
         .with_columns(pl.lit(True).alias(_PRODUCT_KNOWN))
     )
@@ -262,6 +264,25 @@ def _reason(year: int) -> pl.Expr:
     for reason, failed in rest:
         chain = chain.when(failed).then(pl.lit(reason))
     return chain.otherwise(pl.lit(None, dtype=pl.String))
+
+
+def vat_rate(ts: str = "transaction_ts", vat_class: str = "vat_class") -> pl.Expr:
+    """The VAT rate in percent that applied to a line on its day, by its product's VAT class.
+
+    From `reference.VAT_PERIODS`: 19 % and 7 %, and 16 % and 5 % from 1 July to 31 December 2020. Null where
+    the product (and so its class) is unknown; such a line is quarantined anyway.
+    """
+    day, vat_class_of = pl.col(ts).dt.date(), pl.col(vat_class)
+
+    def percent(period: VatPeriod) -> pl.Expr:
+        by_class = pl.when(vat_class_of == "standard").then(period.standard)
+        return by_class.when(vat_class_of == "reduced").then(period.reduced).cast(VAT_RATE)
+
+    first, *rest = VAT_PERIODS
+    rate = pl.when(day.is_between(first.first_day, first.last_day)).then(percent(first))
+    for period in rest:
+        rate = rate.when(day.is_between(period.first_day, period.last_day)).then(percent(period))
+    return rate.otherwise(None).alias("vat_rate")
 
 
 def _derived_columns() -> list[pl.Expr]:
