@@ -109,6 +109,17 @@ STORE_FORMAT_DETAILS: tuple[StoreFormat, ...] = (
 
 PAYMENT_METHODS: tuple[str, ...] = ("cash", "girocard", "credit_card", "mobile")
 
+# How deep a line's discount goes, as a share of its gross (quantity times unit price): each bucket holds
+# discounts above the previous bucket's upper bound up to and including its own, in percent.
+DISCOUNT_BUCKETS: tuple[tuple[str, int], ...] = (
+    ("none", 0),
+    ("up_to_10", 10),
+    ("10_to_20", 20),
+    ("20_to_30", 30),
+    ("30_to_50", 50),
+    ("over_50", 100),
+)
+
 VAT_CLASSES: tuple[str, ...] = ("reduced", "standard")
 
 # German VAT (Umsatzsteuer) since the reduced rate reached 7 %: the temporary cut of the second half of 2020
@@ -142,6 +153,7 @@ STATE_CODES: tuple[str, ...] = tuple(state.code for state in FEDERAL_STATES)
 CATEGORIES: tuple[str, ...] = tuple(category.name for category in CATEGORY_DETAILS)
 FOOD_CATEGORIES: tuple[str, ...] = tuple(category.name for category in CATEGORY_DETAILS if category.is_food)
 STORE_FORMATS: tuple[str, ...] = tuple(store_format.name for store_format in STORE_FORMAT_DETAILS)
+DISCOUNT_BUCKET_NAMES: tuple[str, ...] = tuple(name for name, _ in DISCOUNT_BUCKETS)
 
 STATE_CODE_ENUM = pl.Enum(STATE_CODES)
 REGION_ENUM = pl.Enum(REGIONS)
@@ -150,6 +162,7 @@ STORE_FORMAT_ENUM = pl.Enum(STORE_FORMATS)
 PAYMENT_METHOD_ENUM = pl.Enum(PAYMENT_METHODS)
 VAT_CLASS_ENUM = pl.Enum(VAT_CLASSES)
 QUARANTINE_REASON_ENUM = pl.Enum(QUARANTINE_REASONS)
+DISCOUNT_BUCKET_ENUM = pl.Enum(DISCOUNT_BUCKET_NAMES)
 
 
 def federal_state(code: str) -> FederalState:

@@ -14,6 +14,7 @@ import polars as pl
 
 from retail_lakehouse.reference import (
     CATEGORIES,
+    DISCOUNT_BUCKET_NAMES,
     PAYMENT_METHODS,
     QUARANTINE_REASONS,
     REGIONS,
@@ -298,6 +299,37 @@ class TopProductsMonthly(_Contract):
     net_revenue: REVENUE
 
 
+class HourlyWeekdaySales(_Measures):
+    """One row per year, weekday and hour of the day with sales: when customers shop."""
+
+    year: pl.Int32
+    weekday: pl.Int8 = pa.Field(ge=1, le=7)
+    hour: pl.Int8 = pa.Field(ge=0, le=23)
+
+
+class DiscountDepthSales(_Measures):
+    """One row per year, month and discount bucket (the discount as a share of a line's gross) with sales.
+
+    `transactions` counts baskets with a line in the bucket, so it does not add up across buckets.
+    """
+
+    year: pl.Int32
+    month: pl.Int8 = pa.Field(ge=1, le=12)
+    discount_bucket: pl.String = pa.Field(isin=DISCOUNT_BUCKET_NAMES)
+
+
+class ProductWeeklySales(_Measures):
+    """One row per week (starting Monday, ISO week) and product with sales in the partition's year."""
+
+    year: pl.Int32
+    week_start: pl.Date
+    iso_week: pl.Int8 = pa.Field(ge=1, le=53)
+    product_id: pl.Int32
+    product_name: pl.String
+    category: pl.String = pa.Field(isin=CATEGORIES)
+    brand: pl.String
+
+
 class CalendarDays(_Contract):
     """One row per date of the year and federal state: open or closed, and the holiday's name."""
 
@@ -323,6 +355,9 @@ GOLD_MODELS: dict[str, type[_Contract]] = {
     "region_category_daily_sales": RegionCategoryDailySales,
     "top_products_monthly": TopProductsMonthly,
     "calendar_days": CalendarDays,
+    "hourly_weekday_sales": HourlyWeekdaySales,
+    "discount_depth_sales": DiscountDepthSales,
+    "product_weekly_sales": ProductWeeklySales,
 }
 
 

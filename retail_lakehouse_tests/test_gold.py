@@ -13,8 +13,11 @@ from retail_lakehouse.schemas import (
     REVENUE,
     CalendarDays,
     DailySales,
+    DiscountDepthSales,
+    HourlyWeekdaySales,
     MonthlySales,
     ProductMonthlySales,
+    ProductWeeklySales,
     ProductYearlySales,
     RegionCategoryDailySales,
     SalesByCategory,
@@ -78,6 +81,7 @@ def sale(
     unit_price: str = "1.00",
     discount: str = "0.00",
     vat_rate: str = "7.00",
+    hour: int = 10,
 ) -> dict[str, Any]:
     """One silver line with its calendar parts and dimension attributes filled in from the fixtures.
 
@@ -87,7 +91,7 @@ def sale(
     return {
         "transaction_id": transaction_id,
         "line_number": line_number,
-        "transaction_ts": datetime(day.year, day.month, day.day, 10, 0),
+        "transaction_ts": datetime(day.year, day.month, day.day, hour, 0),
         "store_id": store_id,
         "product_id": product_id,
         "quantity": quantity,
@@ -101,7 +105,7 @@ def sale(
         "month": day.month,
         "week_start": day - timedelta(days=day.weekday()),
         "weekday": day.isoweekday(),
-        "hour": 10,
+        "hour": hour,
         "state_code": state_code,
         "region": region,
         "category": PRODUCTS[product_id][1],
@@ -450,9 +454,58 @@ def test_every_table_matches_its_model_and_column_order() -> None:
         ProductYearlySales: gold.aggregate_product_yearly(gold.aggregate_product_monthly(lines, products_frame())),
         RegionCategoryDailySales: gold.aggregate_region_category_daily(lines),
         TopProductsMonthly: gold.top_products_monthly(lines, products_frame()),
+        HourlyWeekdaySales: gold.aggregate_hourly_weekday(lines),
+        DiscountDepthSales: gold.aggregate_discount_depth(lines),
+        ProductWeeklySales: gold.aggregate_product_weekly(lines, products_frame()),
     }
     for model, frame in tables.items():
         collected = frame.collect(engine="streaming")
         assert collected.schema == polars_schema(model), model.__name__
         model.validate(collected, lazy=True)
         assert collected.equals(frame.collect(engine="in-memory")), model.__name__
+
+
+def test_hourly_weekday_sums_per_weekday_and_hour() -> None:
+    """The sales' baskets are at 10:00 on Mondays (1, 2, 3 and 5) and a Tuesday (4); one more at 18:00."""
+    lines = pl.concat([sales(), silver(sale(6, 1, day=date(2024, 3, 4), hour=18, unit_price="2.00"))])
+    table = gold.aggregate_hourly_weekday(lines).collect()
+    assert table.select("year", "weekday", "hour").rows() == [(2024, 1, 10), (2024, 1, 18), (2024, 2, 10)]
+    assert measures(table.lazy()) == [
+        (Decimal("18.30"), 6, 4, 5, Decimal("4.58")),  # 3.00 + 0.10 + 0.20 + 5.00 + 10.00 over 4 baskets
+        (Decimal("2.00"), 1, 1, 1, Decimal("2.00")),
+        (Decimal("3.50"), 4, 1, 1, Decimal("3.50")),
+    ]
+
+
+def test_discount_depth_buckets_by_share_of_gross() -> None:
+    """Discounts as a share of quantity * unit price; each bucket includes its upper bound."""
+    lines = silver(
+        sale(1, 1, unit_price="2.00"),  # none
+        sale(2, 1, unit_price="2.00", discount="0.20"),  # exactly 10 %: up to 10
+        sale(2, 2, quantity=4, unit_price="1.00", discount="0.50"),  # 12.5 %
+        sale(3, 1, unit_price="3.00", discount="1.50"),  # exactly 50 %: 30 to 50
+        sale(4, 1, unit_price="1.00", discount="0.60"),  # 60 %
+    )
+    table = gold.aggregate_discount_depth(lines).collect()
+    assert table.select("discount_bucket", "revenue", "transactions", "lines").sort("discount_bucket").rows() == [
+        ("10_to_20", Decimal("3.50"), 1, 1),
+        ("30_to_50", Decimal("1.50"), 1, 1),
+        ("none", Decimal("2.00"), 1, 1),
+        ("over_50", Decimal("0.40"), 1, 1),
+        ("up_to_10", Decimal("1.80"), 1, 1),
+    ]
+
+
+def test_product_weekly_sums_per_iso_week_and_product() -> None:
+    """2024-03-04 and -05 fall in ISO week 10, 2024-04-01 in week 14; 2024-12-31's week starts on the 30th
+    and is ISO week 1 of 2025, but its row stays in 2024 (as weekly_sales does)."""
+    lines = pl.concat([sales(), silver(sale(6, 1, day=date(2024, 12, 31), product_id=10, unit_price="0.50"))])
+    table = gold.aggregate_product_weekly(lines, products_frame()).collect()
+    assert table.select("year", "product_id", "week_start", "iso_week", "revenue", "transactions").rows() == [
+        (2024, 10, date(2024, 3, 4), 10, Decimal("3.20"), 2),
+        (2024, 10, date(2024, 12, 30), 1, Decimal("0.50"), 1),
+        (2024, 11, date(2024, 3, 4), 10, Decimal("3.60"), 2),
+        (2024, 12, date(2024, 3, 4), 10, Decimal("5.00"), 1),
+        (2024, 13, date(2024, 4, 1), 14, Decimal("10.00"), 1),
+    ]
+    assert table.select("product_name", "category").row(0) == ("Bread", "Bakery")

@@ -49,6 +49,9 @@ GOLD_TABLES = (
     GoldTable("product_yearly_sales", gold.aggregate_product_yearly, {"product_monthly": PRODUCT_MONTHLY}),
     GoldTable("top_products_monthly", gold.top_products_monthly, {"silver": SILVER, "products": PRODUCTS}),
     GoldTable("calendar_days", gold.calendar_days, {"calendar": ["silver", "calendar"]}, needs_year=True),
+    GoldTable("hourly_weekday_sales", gold.aggregate_hourly_weekday, {"silver": SILVER}),
+    GoldTable("discount_depth_sales", gold.aggregate_discount_depth, {"silver": SILVER}),
+    GoldTable("product_weekly_sales", gold.aggregate_product_weekly, {"silver": SILVER, "products": PRODUCTS}),
 )
 
 

@@ -24,13 +24,17 @@ from decimal import Decimal
 import pandera.polars as pa
 import polars as pl
 
+from retail_lakehouse.reference import DISCOUNT_BUCKETS
 from retail_lakehouse.schemas import (
     MEASURES,
     REVENUE,
     CalendarDays,
     DailySales,
+    DiscountDepthSales,
+    HourlyWeekdaySales,
     MonthlySales,
     ProductMonthlySales,
+    ProductWeeklySales,
     ProductYearlySales,
     RegionCategoryDailySales,
     SalesByCategory,
@@ -234,6 +238,39 @@ def top_products_monthly(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: in
         .sort([*group, "revenue", "product_id"], descending=[False] * len(group) + [True, False])
         .select(list(polars_schema(TopProductsMonthly)))
     )
+
+
+def aggregate_hourly_weekday(silver: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per year, weekday and hour with sales; a transaction has one time, so counts add up."""
+    return _summarize(silver, line_measures(), HourlyWeekdaySales)
+
+
+def discount_bucket() -> pl.Expr:
+    """Each line's discount bucket (`reference.DISCOUNT_BUCKETS`), compared exactly in integer cents."""
+    discount, gross = _cents(pl.col("discount")), _cents(pl.col("quantity") * pl.col("unit_price"))
+    (first, _), *rest = DISCOUNT_BUCKETS
+    bucket = pl.when(discount <= 0).then(pl.lit(first))
+    for name, upper_percent in rest:
+        bucket = bucket.when(discount * 100 <= gross * upper_percent).then(pl.lit(name))
+    return bucket.otherwise(pl.lit(rest[-1][0])).alias("discount_bucket")
+
+
+def aggregate_discount_depth(silver: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per year, month and discount bucket with sales; transactions do not add up across buckets."""
+    return _summarize(silver.with_columns(discount_bucket()), line_measures(), DiscountDepthSales)
+
+
+def aggregate_product_weekly(silver: pl.LazyFrame, products: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per Monday-started week and product with sales, within the partition's year.
+
+    As in weekly_sales, a week spanning New Year has a row in each year with that year's days. Rows are
+    ordered by product, then week, so a product's id and name compress to runs.
+    """
+    weekly = silver.group_by("year", "week_start", "product_id").agg(line_measures())
+    with_products = weekly.join(
+        products.select("product_id", "product_name", "category", "brand"), on="product_id", how="left"
+    ).with_columns(pl.col("week_start").dt.week().cast(pl.Int8).alias("iso_week"))
+    return _finish(with_products, ProductWeeklySales, order=["year", "product_id", "week_start"])
 
 
 def calendar_days(calendar: pl.LazyFrame, year: int) -> pl.LazyFrame:
