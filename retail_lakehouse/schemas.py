@@ -245,11 +245,6 @@ class ProductMonthlySales(_Measures):
     product_name: pl.String
     category: pl.String = pa.Field(isin=CATEGORIES)
     brand: pl.String
-    ean: pl.String
-    unit_size: pl.String
-    vat_class: pl.String = pa.Field(isin=VAT_CLASSES)
-    is_active: pl.Boolean
-    delisted_on: pl.Date = pa.Field(nullable=True)
 
 
 class ProductYearlySales(_Measures):
@@ -319,11 +314,10 @@ class DiscountDepthSales(_Measures):
 
 
 class ProductWeeklySales(_Measures):
-    """One row per week (starting Monday, ISO week) and product with sales in the partition's year."""
+    """One row per ISO week (its Monday) and product with sales in the partition's year."""
 
     year: pl.Int32
     week_start: pl.Date
-    iso_week: pl.Int8 = pa.Field(ge=1, le=53)
     product_id: pl.Int32
     product_name: pl.String
     category: pl.String = pa.Field(isin=CATEGORIES)

@@ -46,7 +46,11 @@ GOLD_TABLES = (
     GoldTable("region_category_daily_sales", gold.aggregate_region_category_daily, {"silver": SILVER}),
     GoldTable("sales_by_category", gold.aggregate_by_category, {"region_category_daily": REGION_CATEGORY_DAILY}),
     GoldTable("product_monthly_sales", gold.aggregate_product_monthly, {"silver": SILVER, "products": PRODUCTS}),
-    GoldTable("product_yearly_sales", gold.aggregate_product_yearly, {"product_monthly": PRODUCT_MONTHLY}),
+    GoldTable(
+        "product_yearly_sales",
+        gold.aggregate_product_yearly,
+        {"product_monthly": PRODUCT_MONTHLY, "products": PRODUCTS},
+    ),
     GoldTable("top_products_monthly", gold.top_products_monthly, {"silver": SILVER, "products": PRODUCTS}),
     GoldTable("calendar_days", gold.calendar_days, {"calendar": ["silver", "calendar"]}, needs_year=True),
     GoldTable("hourly_weekday_sales", gold.aggregate_hourly_weekday, {"silver": SILVER}),

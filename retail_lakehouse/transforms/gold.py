@@ -50,7 +50,9 @@ STORE_ATTRIBUTES = (
     "store_name", "city", "state_code", "region", "format", "street", "postcode", "latitude", "longitude",
     "sales_area_m2",
 )  # fmt: skip
-PRODUCT_ATTRIBUTES = ("product_name", "category", "brand", "ean", "unit_size", "vat_class", "is_active", "delisted_on")
+PRODUCT_ATTRIBUTES = ("product_name", "category", "brand")
+# Carried once per product and year (product_yearly_sales), not on every month or week: the bytes add up.
+PRODUCT_DETAILS = ("ean", "unit_size", "vat_class", "is_active", "delisted_on")
 PRODUCT_ID_SPAN = 1 << 31  # above any Int32 product_id, so revenue * span - product_id never ties
 
 
@@ -204,9 +206,13 @@ def aggregate_product_monthly(silver: pl.LazyFrame, products: pl.LazyFrame) -> p
     return _finish(with_products, ProductMonthlySales, order=["year", "product_id", "month"])
 
 
-def aggregate_product_yearly(product_monthly: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per year and product, rolled up from product_monthly (a transaction lies in one month)."""
-    return _summarize(product_monthly, rolled_up_measures(), ProductYearlySales)
+def aggregate_product_yearly(product_monthly: pl.LazyFrame, products: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per year and product, rolled up from product_monthly (a transaction lies in one month), with
+    the product's EAN, unit size, VAT class and listing status from the products dimension."""
+    keys = ["year", "product_id", *PRODUCT_ATTRIBUTES]
+    yearly = product_monthly.group_by(keys).agg(rolled_up_measures())
+    details = products.select("product_id", *PRODUCT_DETAILS).unique("product_id", keep="first")
+    return _finish(yearly.join(details, on="product_id", how="left"), ProductYearlySales)
 
 
 def aggregate_region_category_daily(silver: pl.LazyFrame) -> pl.LazyFrame:
@@ -261,15 +267,13 @@ def aggregate_discount_depth(silver: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def aggregate_product_weekly(silver: pl.LazyFrame, products: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per Monday-started week and product with sales, within the partition's year.
+    """One row per ISO week (its Monday, `week_start`) and product with sales, within the partition's year.
 
     As in weekly_sales, a week spanning New Year has a row in each year with that year's days. Rows are
     ordered by product, then week, so a product's id and name compress to runs.
     """
     weekly = silver.group_by("year", "week_start", "product_id").agg(line_measures())
-    with_products = weekly.join(
-        products.select("product_id", "product_name", "category", "brand"), on="product_id", how="left"
-    ).with_columns(pl.col("week_start").dt.week().cast(pl.Int8).alias("iso_week"))
+    with_products = weekly.join(products.select("product_id", *PRODUCT_ATTRIBUTES), on="product_id", how="left")
     return _finish(with_products, ProductWeeklySales, order=["year", "product_id", "week_start"])
 
 
