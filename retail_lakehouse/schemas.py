@@ -148,6 +148,7 @@ class SilverTransactions(_Contract):
     category: pl.String = pa.Field(isin=CATEGORIES)
     # The VAT rate in percent that applied to the line on its day (till prices include it).
     vat_rate: VAT_RATE = pa.Field(isin=[Decimal(rate) for rate in VAT_PERCENTS])
+    vat: LINE_MONEY  # the VAT in line_total: line_total * vat_rate / (100 + vat_rate), half up to the cent
 
 
 class TransactionsQuarantine(BronzeTransactions):
@@ -169,7 +170,7 @@ class _Measures(_Contract):
     transactions: pl.Int64 = pa.Field(ge=0)
     lines: pl.Int64 = pa.Field(ge=0)
     avg_basket: REVENUE
-    vat: REVENUE  # VAT in revenue: per line gross * rate / (100 + rate), rounded half up to the cent, summed
+    vat: REVENUE  # the VAT in revenue: the sum of silver's per-line vat
     net_revenue: REVENUE  # revenue - vat, so net_revenue + vat == revenue exactly
 
 

@@ -28,6 +28,7 @@ from retail_lakehouse.transforms.silver import (
     clean_transactions,
     find_rejected,
     label_transactions,
+    line_vat,
     split_transactions,
     vat_rate,
 )
@@ -162,6 +163,28 @@ def test_valid_line_goes_to_silver_enriched_and_typed() -> None:
     assert (row["year"], row["month"], row["hour"]) == (2024, 3, 18)
     assert (row["state_code"], row["region"], row["category"]) == ("BY", "Süd", "Dairy & Eggs")
     assert row["vat_rate"] == Decimal("7.00")  # milk: the reduced rate
+    assert row["vat"] == Decimal("0.13")  # 2.00 * 7 / 107 = 0.1308...
+
+
+@pytest.mark.parametrize(
+    ("line_total", "rate", "vat"),
+    [
+        ("3.00", "7.00", "0.20"),  # 0.1963 up
+        ("0.08", "7.00", "0.01"),  # 0.0052: a cent per line, so three such lines hold 0.03, not 0.02
+        ("0.01", "19.00", "0.00"),  # 0.0016
+        ("1.19", "19.00", "0.19"),  # exactly
+        ("100.00", "19.00", "15.97"),  # 15.966
+        ("1.16", "16.00", "0.16"),  # the 2020 cut, exactly
+        ("2.10", "5.00", "0.10"),  # exactly
+        ("-3.00", "7.00", "-0.20"),  # a negative amount rounds away from zero too
+    ],
+)
+def test_vat_per_line_is_gross_times_rate_over_100_plus_rate_half_up(line_total, rate, vat) -> None:
+    frame = pl.DataFrame(
+        {"line_total": [Decimal(line_total)], "vat_rate": [Decimal(rate)]},
+        schema={"line_total": pl.Decimal(12, 2), "vat_rate": pl.Decimal(4, 2)},
+    )
+    assert frame.select(line_vat())["vat"].item() == Decimal(vat)
 
 
 def test_vat_rate_is_the_rate_of_the_day_and_the_product_class() -> None:

@@ -3,10 +3,10 @@
 Pure Polars, LazyFrames in and out. Money stays exact: `revenue` is a Decimal sum, and `avg_basket` is
 revenue over transactions in integer cents, rounded half away from zero, never through a float.
 
-Revenue is gross (till prices include VAT). `vat` is defined once, per line: gross * rate / (100 + rate) at the
-line's `vat_rate`, rounded half away from zero to the cent (`line_vat_cents`); a table's `vat` is the sum of
-its lines' and `net_revenue` the sum of what each line keeps after its VAT, so `net_revenue + vat == revenue`
-holds exactly at every grain (`vat_identity_violations` finds rows where it would not).
+Revenue is gross (till prices include VAT). Silver carries each line's `vat`, rounded once there
+(`transforms.silver.line_vat`); a table's `vat` is the sum of its lines' and `net_revenue` is revenue less
+that sum, so `net_revenue + vat == revenue` holds exactly at every grain (`vat_identity_violations` finds rows
+where it would not).
 
 The time and region tables are rolled up from `store_daily` (a few hundred thousand rows a year) rather
 than re-aggregated from silver (millions): a transaction belongs to exactly one store and day, so its
@@ -56,31 +56,18 @@ PRODUCT_DETAILS = ("ean", "unit_size", "vat_class", "is_active", "delisted_on")
 PRODUCT_ID_SPAN = 1 << 31  # above any Int32 product_id, so revenue * span - product_id never ties
 
 
-def line_vat_cents() -> pl.Expr:
-    """The VAT in each silver line, in integer cents: gross * rate / (100 + rate), rounded half away from zero.
-
-    The one rounding rule for VAT in the lakehouse. Computed in integers (cents, and the rate in basis
-    points: 19.00 % is 1900), never through a float; an Int64 holds any Decimal(12, 2) times 2 * 10,000.
-    """
-    gross = _cents(pl.col("line_total"))
-    rate = (pl.col("vat_rate") * 100).cast(pl.Int64)
-    divisor = 10_000 + rate
-    return (gross.abs() * rate * 2 + divisor) // (divisor * 2) * gross.sign()
-
-
 def line_measures(*names: str) -> list[pl.Expr]:
     """Revenue, units, transactions, lines, VAT and net revenue of a group of silver lines (or only `names`).
 
     avg_basket is not among them: it is derived after the group-by from revenue and transactions.
     """
-    vat = line_vat_cents()
     measures = {
         "revenue": pl.col("line_total").sum().cast(REVENUE),
         "units": pl.col("quantity").cast(pl.Int64).sum(),
         "transactions": pl.col("transaction_id").n_unique().cast(pl.Int64),
         "lines": pl.len().cast(pl.Int64),
-        "vat": _money(vat.sum()),
-        "net_revenue": _money((_cents(pl.col("line_total")) - vat).sum()),
+        "vat": pl.col("vat").sum().cast(REVENUE),
+        "net_revenue": (pl.col("line_total").sum() - pl.col("vat").sum()).cast(REVENUE),
     }
     return [expr.alias(name) for name, expr in measures.items() if not names or name in names]
 

@@ -20,11 +20,13 @@ The rules, in the order they are applied (the first that fails is the reason; na
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import polars as pl
 
 from retail_lakehouse.reference import VAT_PERIODS, VatPeriod
 from retail_lakehouse.schemas import (
+    LINE_MONEY,
     VAT_RATE,
     BronzeTransactions,
     SilverCalendar,
@@ -40,7 +42,7 @@ BRONZE_COLUMNS: tuple[str, ...] = tuple(polars_schema(BronzeTransactions))
 SILVER_COLUMNS: tuple[str, ...] = tuple(polars_schema(SilverTransactions))
 QUARANTINE_COLUMNS: tuple[str, ...] = tuple(polars_schema(TransactionsQuarantine))
 DERIVED_COLUMNS = ("date", "year", "month", "week_start", "weekday", "hour")
-ENRICHED_COLUMNS = ("state_code", "region", "category", "vat_rate")
+ENRICHED_COLUMNS = ("state_code", "region", "category", "vat_rate", "vat")
 LABELED_COLUMNS: tuple[str, ...] = (*BRONZE_COLUMNS, *DERIVED_COLUMNS, *ENRICHED_COLUMNS, "reason")
 
 
@@ -95,6 +97,7 @@ def split_transactions(
         .join(_store_attributes(stores).drop(_STORE_KNOWN), on="store_id", how="left", maintain_order="left")
         .join(_product_attributes(products).drop(_PRODUCT_KNOWN), on="product_id", how="left", maintain_order="left")
         .with_columns(*_derived_columns(), vat_rate())
+        .with_columns(line_vat())
         .select(SILVER_COLUMNS)
     )
     quarantine = (
@@ -111,7 +114,8 @@ def label_transactions(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.
     `reason` is null for a line that passes every rule. `year` here is the year of `transaction_ts` (it
     differs from the partition's year on `wrong_year` lines).
     """
-    return _labels(bronze, stores, products, year).with_columns(*_derived_columns(), vat_rate()).select(LABELED_COLUMNS)
+    labels = _labels(bronze, stores, products, year).with_columns(*_derived_columns(), vat_rate())
+    return labels.with_columns(line_vat()).select(LABELED_COLUMNS)
 
 
 def _numbered(bronze: pl.LazyFrame) -> pl.LazyFrame:
@@ -283,6 +287,22 @@ def vat_rate(ts: str = "transaction_ts", vat_class: str = "vat_class") -> pl.Exp
     for period in rest:
         rate = rate.when(day.is_between(period.first_day, period.last_day)).then(percent(period))
     return rate.otherwise(None).alias("vat_rate")
+
+
+def line_vat(line_total: str = "line_total", rate: str = "vat_rate") -> pl.Expr:
+    """The VAT in a line's gross `line_total` at its `vat_rate`: gross * rate / (100 + rate), rounded half away
+    from zero to the cent.
+
+    The one rounding rule for VAT in the lakehouse: gold only sums it, so `net_revenue + vat == revenue` at
+    every grain. Computed once per line, here, in integers (cents, and the rate in basis points: 19.00 % is
+    1900), never through a float; an Int64 holds any Decimal(12, 2) times 2 * 10,000.
+    """
+    gross = pl.col(line_total).to_physical().cast(pl.Int64)  # a scale-2 Decimal's integer: cents
+    basis_points = pl.col(rate).to_physical().cast(pl.Int64)
+    divisor = 10_000 + basis_points
+    cents = (gross.abs() * basis_points * 2 + divisor) // (divisor * 2) * gross.sign()
+    # Back to Decimal by multiplying: casting an integer to Decimal reads it as units, not cents.
+    return (cents.cast(pl.Decimal(38, 2)) * pl.lit(Decimal("0.01"))).cast(LINE_MONEY).alias("vat")
 
 
 def _derived_columns() -> list[pl.Expr]:
