@@ -118,9 +118,6 @@ class Scenario:
     basket_size: float
     shocks: tuple[DemandShock, ...] = ()
 
-    def covers(self, day: dt.date) -> bool:
-        return self.first_day <= day <= self.last_day
-
 
 def resolve_scenario(
     name: str,
