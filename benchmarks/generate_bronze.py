@@ -39,8 +39,8 @@ def main() -> None:
     stages = []
     with measured("dimensions") as stage:
         stores = generate_stores(settings.stores, settings.seed, settings.years)
-        products = generate_products(settings.products, settings.seed)
-        calendar = generate_calendar(settings.years)
+        products = generate_products(settings.products, settings.seed, settings.years)
+        calendar = generate_calendar(settings.years, settings.resolved_scenario.holiday_effects)
     stages.append(stage)
 
     with measured("peer: generate only, no write") as peer:

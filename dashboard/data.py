@@ -26,9 +26,9 @@ from pathlib import Path
 import polars as pl
 
 from retail_lakehouse.catalog import Catalog
+from retail_lakehouse.measures import avg_basket, rolled_up_measures
 from retail_lakehouse.schemas import GOLD_MODELS, REVENUE, empty_frame, polars_schema
 from retail_lakehouse.storage import Lakehouse
-from retail_lakehouse.transforms.gold import avg_basket, rolled_up_measures
 
 GOLD_TABLES: tuple[str, ...] = tuple(GOLD_MODELS)
 MEASURE_COLUMNS = ("revenue", "units", "transactions", "lines", "avg_basket")

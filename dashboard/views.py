@@ -16,7 +16,7 @@ from typing import Literal
 from urllib.parse import parse_qs, urlencode
 
 from dashboard.data import NO_FILTERS, Filters
-from retail_lakehouse.generator.stores import FEDERAL_STATES
+from retail_lakehouse.reference import FEDERAL_STATES
 from retail_lakehouse.schemas import CATEGORIES, STATE_CODES
 
 Level = Literal["all", "year", "month", "week", "day"]

@@ -17,6 +17,7 @@ from retail_lakehouse.errors import StorageError
 from retail_lakehouse.landing import count_data_lines
 from retail_lakehouse.resources import LakehouseResource
 from retail_lakehouse.schemas import GOLD_MODELS, GRAINS, YEARLY_MODELS, SilverTransactions, TransactionsQuarantine
+from retail_lakehouse.transforms.gold import vat_identity_violations
 from retail_lakehouse.transforms.silver import quarantine_by_reason
 
 # Per-partition checks are a preview feature in Dagster 1.13; we depend on them knowingly, so the warning
@@ -317,17 +318,24 @@ def _reconciles_with_silver(table: str, partitions: dg.PartitionsDefinition) -> 
     def reconciles(
         context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource, silver: pl.LazyFrame
     ) -> dg.AssetCheckResult:
-        gold_totals = _totals(staged_partition(lakehouse, ("gold", table), context.partition_key))
+        gold = staged_partition(lakehouse, ("gold", table), context.partition_key)
+        gold_totals = _totals(gold)
         silver_totals = _totals(silver.rename({"line_total": "revenue", "quantity": "units"}))
+        broken = vat_identity_violations(gold).select(pl.len()).collect().item()
         result = dg.AssetCheckResult(
-            passed=gold_totals == silver_totals,
-            description=f"gold {gold_totals} vs silver {silver_totals}",
+            passed=gold_totals == silver_totals and broken == 0,
+            description=f"gold {gold_totals} vs silver {silver_totals}"
+            + ("" if broken == 0 else f"; {broken} rows where net_revenue + vat != revenue"),
             metadata={f"gold/{k}": str(v) for k, v in gold_totals.items()}
-            | {f"silver/{k}": str(v) for k, v in silver_totals.items()},
+            | {f"silver/{k}": str(v) for k, v in silver_totals.items()}
+            | {"vat_identity_violations": broken},
         )
         return audited(context, lakehouse, ["gold", table], result)
 
-    reconciles.__doc__ = f"Check that gold/{table} revenue, units and lines equal silver's to the cent."
+    reconciles.__doc__ = (
+        f"Check that gold/{table} revenue, VAT, units and lines equal silver's to the cent, and that "
+        "net_revenue + vat == revenue on every row."
+    )
     return reconciles
 
 
@@ -335,7 +343,9 @@ def _totals(frame: pl.LazyFrame) -> dict[str, Any]:
     has_lines = "lines" in frame.collect_schema()
     lines = pl.col("lines").sum() if has_lines else pl.len()
     return (
-        frame.select(pl.col("revenue").sum(), pl.col("units").cast(pl.Int64).sum(), lines.alias("lines"))
+        frame.select(
+            pl.col("revenue").sum(), pl.col("vat").sum(), pl.col("units").cast(pl.Int64).sum(), lines.alias("lines")
+        )
         .collect()
         .row(0, named=True)
     )

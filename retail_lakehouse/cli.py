@@ -147,8 +147,9 @@ def _generate(settings: Settings, to_landing: bool) -> int:
 
     lakehouse = Lakehouse(settings.data_dir)
     stores = generate_stores(settings.stores, settings.seed, settings.years)
-    products = generate_products(settings.products, settings.seed)
-    generator = transaction_generator(settings, stores, products, generate_calendar(settings.years))
+    products = generate_products(settings.products, settings.seed, settings.years)
+    calendar = generate_calendar(settings.years, settings.resolved_scenario.holiday_effects)
+    generator = transaction_generator(settings, stores, products, calendar)
     landing.export_dimensions(lakehouse, stores, products)
     for year in settings.years:
         started = time.perf_counter()

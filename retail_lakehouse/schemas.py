@@ -7,33 +7,27 @@ meant to carry (nullable keys, non-positive quantities); silver and gold are str
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pandera.polars as pa
 import polars as pl
 
-from retail_lakehouse.settings import QUARANTINE_REASONS
-
-STATE_CODES = (
-    "BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH",
-)  # fmt: skip
-STORE_FORMATS = ("hypermarket", "supermarket", "discounter", "convenience")
-CATEGORIES = (
-    "Fresh Produce",
-    "Dairy & Eggs",
-    "Bakery",
-    "Meat & Fish",
-    "Beverages",
-    "Snacks & Sweets",
-    "Frozen Food",
-    "Household",
-    "Personal Care",
-    "Electronics",
-    "Home & Garden",
+from retail_lakehouse.reference import (
+    CATEGORIES,
+    DISCOUNT_BUCKET_NAMES,
+    PAYMENT_METHODS,
+    QUARANTINE_REASONS,
+    REGIONS,
+    STATE_CODES,
+    STORE_FORMATS,
+    VAT_CLASSES,
+    VAT_PERCENTS,
 )
-PAYMENT_METHODS = ("cash", "girocard", "credit_card", "mobile")
 
 PRICE = pl.Decimal(10, 2)
 LINE_MONEY = pl.Decimal(12, 2)
 REVENUE = pl.Decimal(18, 2)
+VAT_RATE = pl.Decimal(4, 2)  # percent: 19.00
 
 
 class _Contract(pa.DataFrameModel):
@@ -52,9 +46,14 @@ class BronzeStores(_Contract):
     store_name: pl.String
     city: pl.String
     state_code: pl.String = pa.Field(isin=STATE_CODES)
-    region: pl.String
+    region: pl.String = pa.Field(isin=REGIONS)
     format: pl.String = pa.Field(isin=STORE_FORMATS)
     opened_on: pl.Date
+    street: pl.String
+    postcode: pl.String = pa.Field(str_matches=r"^\d{5}$")
+    latitude: pl.Float64 = pa.Field(ge=47.2, le=55.1)  # Germany, south to north
+    longitude: pl.Float64 = pa.Field(ge=5.8, le=15.1)
+    sales_area_m2: pl.Int32 = pa.Field(gt=0)
 
 
 class BronzeProducts(_Contract):
@@ -67,6 +66,11 @@ class BronzeProducts(_Contract):
     subcategory: pl.String
     brand: pl.String
     list_price: PRICE = pa.Field(ge=0)
+    ean: pl.String = pa.Field(str_matches=r"^\d{13}$")
+    unit_size: pl.String
+    vat_class: pl.String = pa.Field(isin=VAT_CLASSES)
+    is_active: pl.Boolean
+    delisted_on: pl.Date = pa.Field(nullable=True)  # the last day it was sold; null while it is listed
 
 
 class BronzeCalendar(_Contract):
@@ -154,8 +158,11 @@ class SilverTransactions(_Contract):
     weekday: pl.Int8 = pa.Field(ge=1, le=7)
     hour: pl.Int8 = pa.Field(ge=0, le=23)
     state_code: pl.String = pa.Field(isin=STATE_CODES)
-    region: pl.String
+    region: pl.String = pa.Field(isin=REGIONS)
     category: pl.String = pa.Field(isin=CATEGORIES)
+    # The VAT rate in percent that applied to the line on its day (till prices include it).
+    vat_rate: VAT_RATE = pa.Field(isin=[Decimal(rate) for rate in VAT_PERCENTS])
+    vat: LINE_MONEY  # the VAT in line_total: line_total * vat_rate / (100 + vat_rate), half up to the cent
 
 
 class TransactionsQuarantine(BronzeTransactions):
@@ -168,15 +175,17 @@ class TransactionsQuarantine(BronzeTransactions):
 # --- gold -----------------------------------------------------------------------------------------------
 
 
-MEASURES = ("revenue", "units", "transactions", "lines", "avg_basket")
+MEASURES = ("revenue", "units", "transactions", "lines", "avg_basket", "vat", "net_revenue")
 
 
 class _Measures(_Contract):
-    revenue: REVENUE
+    revenue: REVENUE  # gross, as the tills take it
     units: pl.Int64
     transactions: pl.Int64 = pa.Field(ge=0)
     lines: pl.Int64 = pa.Field(ge=0)
     avg_basket: REVENUE
+    vat: REVENUE  # the VAT in revenue: the sum of silver's per-line vat
+    net_revenue: REVENUE  # revenue - vat, so net_revenue + vat == revenue exactly
 
 
 class YearlySales(_Measures):
@@ -213,7 +222,7 @@ class SalesByRegion(_Measures):
 
     year: pl.Int32
     state_code: pl.String = pa.Field(isin=STATE_CODES)
-    region: pl.String
+    region: pl.String = pa.Field(isin=REGIONS)
 
 
 class SalesByCategory(_Measures):
@@ -233,8 +242,13 @@ class StoreDailySales(_Measures):
     store_name: pl.String
     city: pl.String
     state_code: pl.String = pa.Field(isin=STATE_CODES)
-    region: pl.String
+    region: pl.String = pa.Field(isin=REGIONS)
     format: pl.String = pa.Field(isin=STORE_FORMATS)
+    street: pl.String
+    postcode: pl.String
+    latitude: pl.Float64
+    longitude: pl.Float64
+    sales_area_m2: pl.Int32
 
 
 class ProductMonthlySales(_Measures):
@@ -256,6 +270,11 @@ class ProductYearlySales(_Measures):
     product_name: pl.String
     category: pl.String = pa.Field(isin=CATEGORIES)
     brand: pl.String
+    ean: pl.String
+    unit_size: pl.String
+    vat_class: pl.String = pa.Field(isin=VAT_CLASSES)
+    is_active: pl.Boolean
+    delisted_on: pl.Date = pa.Field(nullable=True)
 
 
 class RegionCategoryDailySales(_Measures):
@@ -269,7 +288,7 @@ class RegionCategoryDailySales(_Measures):
     year: pl.Int32
     month: pl.Int8 = pa.Field(ge=1, le=12)
     state_code: pl.String = pa.Field(isin=STATE_CODES)
-    region: pl.String
+    region: pl.String = pa.Field(isin=REGIONS)
     category: pl.String = pa.Field(isin=CATEGORIES)
 
 
@@ -286,6 +305,38 @@ class TopProductsMonthly(_Contract):
     revenue: REVENUE
     units: pl.Int64
     lines: pl.Int64
+    vat: REVENUE
+    net_revenue: REVENUE
+
+
+class HourlyWeekdaySales(_Measures):
+    """One row per year, weekday and hour of the day with sales: when customers shop."""
+
+    year: pl.Int32
+    weekday: pl.Int8 = pa.Field(ge=1, le=7)
+    hour: pl.Int8 = pa.Field(ge=0, le=23)
+
+
+class DiscountDepthSales(_Measures):
+    """One row per year, month and discount bucket (the discount as a share of a line's gross) with sales.
+
+    `transactions` counts baskets with a line in the bucket, so it does not add up across buckets.
+    """
+
+    year: pl.Int32
+    month: pl.Int8 = pa.Field(ge=1, le=12)
+    discount_bucket: pl.String = pa.Field(isin=DISCOUNT_BUCKET_NAMES)
+
+
+class ProductWeeklySales(_Measures):
+    """One row per ISO week (its Monday) and product with sales in the partition's year."""
+
+    year: pl.Int32
+    week_start: pl.Date
+    product_id: pl.Int32
+    product_name: pl.String
+    category: pl.String = pa.Field(isin=CATEGORIES)
+    brand: pl.String
 
 
 class CalendarDays(_Contract):
@@ -313,6 +364,9 @@ GOLD_MODELS: dict[str, type[_Contract]] = {
     "region_category_daily_sales": RegionCategoryDailySales,
     "top_products_monthly": TopProductsMonthly,
     "calendar_days": CalendarDays,
+    "hourly_weekday_sales": HourlyWeekdaySales,
+    "discount_depth_sales": DiscountDepthSales,
+    "product_weekly_sales": ProductWeeklySales,
 }
 
 
@@ -372,4 +426,7 @@ GRAINS: dict[tuple[str, str], tuple[str, ...]] = {
     ("gold", "region_category_daily_sales"): ("date", "state_code", "category"),
     ("gold", "top_products_monthly"): ("year", "month", "state_code", "category", "product_id"),
     ("gold", "calendar_days"): ("date", "state_code"),
+    ("gold", "hourly_weekday_sales"): ("year", "weekday", "hour"),
+    ("gold", "discount_depth_sales"): ("year", "month", "discount_bucket"),
+    ("gold", "product_weekly_sales"): ("year", "week_start", "product_id"),
 }

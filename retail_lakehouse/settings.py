@@ -5,31 +5,18 @@ The variable names are a contract: the README, the CI script, the tests and the 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from retail_lakehouse.errors import LakehouseError
+from retail_lakehouse.reference import QUARANTINE_REASONS as QUARANTINE_REASONS  # re-exported: older imports
 
 Source = Literal["generator", "landing"]
-
-# Reasons silver gives for quarantining a row, in the order the rules are applied. The generator's defect
-# manifest uses the same names, so a check can compare the two reason by reason.
-QUARANTINE_REASONS: tuple[str, ...] = (
-    "duplicate",
-    "conflicting_duplicate",
-    "missing_key",
-    "unknown_store",
-    "unknown_product",
-    "non_positive_quantity",
-    "non_positive_price",
-    "line_total_mismatch",
-    "wrong_year",
-    "transaction_total_mismatch",
-)
 
 
 # How and where the data is stored and guarded, not what it is: changing these keeps the dataset identity.
@@ -88,6 +75,121 @@ class DefectRates:
 
 
 @dataclass(frozen=True)
+class DemandShock:
+    """Days on which the stores that sell food (or those that do not) see more, fewer or no customers.
+
+    `traffic_factor` multiplies the transactions a store would have had (0 closes it); `basket_factor`
+    multiplies the lines per basket. Both days are included.
+    """
+
+    first_day: dt.date
+    last_day: dt.date
+    food_stores: bool
+    traffic_factor: float
+    basket_factor: float = 1.0
+
+
+@dataclass(frozen=True)
+class ScenarioPreset:
+    """The generator's knobs as a named scenario sets them; any `LAKEHOUSE_*` knob set explicitly wins."""
+
+    growth: float  # yearly growth of the volume sold (transactions), before prices
+    seasonality: bool  # months, category seasons, the weeks before Christmas and Easter
+    holiday_effects: bool  # shops closed on Sundays and public holidays, the rush the day before, short days
+    basket_size: float  # mean lines per basket
+    shocks: tuple[DemandShock, ...] = ()
+
+
+_BASELINE = ScenarioPreset(growth=0.02, seasonality=True, holiday_effects=True, basket_size=4.0)
+
+# The presets, in one place. covid-2020: panic buying in food stores before the first lockdown, and shops
+# that do not sell food closed during Germany's two lockdowns (18 March to 19 April 2020; 16 December 2020
+# to 7 March 2021, when click-and-meet reopened them).
+SCENARIO_PRESETS: dict[str, ScenarioPreset] = {
+    "baseline": _BASELINE,
+    "covid-2020": replace(
+        _BASELINE,
+        shocks=(
+            DemandShock(dt.date(2020, 3, 9), dt.date(2020, 3, 21), food_stores=True, traffic_factor=1.25,
+                        basket_factor=1.3),
+            DemandShock(dt.date(2020, 3, 18), dt.date(2020, 4, 19), food_stores=False, traffic_factor=0.0),
+            DemandShock(dt.date(2020, 12, 16), dt.date(2021, 3, 7), food_stores=False, traffic_factor=0.0),
+        ),
+    ),
+    "flat": replace(_BASELINE, growth=0.0, seasonality=False),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the generator simulates, every knob resolved: the preset, overridden by explicit settings."""
+
+    name: str
+    first_day: dt.date  # sales happen from this day ...
+    last_day: dt.date  # ... to this one, both included
+    growth: float
+    seasonality: bool
+    holiday_effects: bool
+    basket_size: float
+    shocks: tuple[DemandShock, ...] = ()
+
+
+def resolve_scenario(
+    name: str,
+    years: tuple[int, ...],
+    *,
+    start_date: dt.date | None = None,
+    end_date: dt.date | None = None,
+    growth: float | None = None,
+    seasonality: bool | None = None,
+    holiday_effects: bool | None = None,
+    basket_size: float | None = None,
+) -> Scenario:
+    """The preset `name` with every explicitly given knob applied; conflicts are a one-line `SettingsError`."""
+    if name not in SCENARIO_PRESETS:
+        raise SettingsError(f"LAKEHOUSE_SCENARIO={name!r}: expected one of {', '.join(SCENARIO_PRESETS)}")
+    preset = SCENARIO_PRESETS[name]
+    first_year, last_year = dt.date(years[0], 1, 1), dt.date(years[-1], 12, 31)
+    first_day, last_day = start_date or first_year, end_date or last_year
+    span = f"LAKEHOUSE_YEARS {years[0]}..{years[-1]}"
+    for variable, day in (("LAKEHOUSE_START_DATE", start_date), ("LAKEHOUSE_END_DATE", end_date)):
+        if day is not None and not first_year <= day <= last_year:
+            raise SettingsError(f"{variable}={day} is outside {span}")
+    if last_day < first_day:
+        raise SettingsError(f"LAKEHOUSE_END_DATE={last_day} is before LAKEHOUSE_START_DATE={first_day}")
+    if not any(first_day.year <= year <= last_day.year for year in years):
+        raise SettingsError(
+            f"LAKEHOUSE_START_DATE..LAKEHOUSE_END_DATE ({first_day}..{last_day}) holds no day of {span}"
+        )
+    if growth is not None and not -0.5 <= growth <= 1.0:
+        raise SettingsError(f"LAKEHOUSE_GROWTH={growth} is outside -0.5..1.0 (a yearly rate: 0.02 is 2 %)")
+    if basket_size is not None and not 1.0 <= basket_size <= 20.0:
+        raise SettingsError(f"LAKEHOUSE_BASKET_SIZE={basket_size} is outside 1..20 (mean lines per basket)")
+    scenario = Scenario(
+        name=name,
+        first_day=first_day,
+        last_day=last_day,
+        growth=preset.growth if growth is None else growth,
+        seasonality=preset.seasonality if seasonality is None else seasonality,
+        holiday_effects=preset.holiday_effects if holiday_effects is None else holiday_effects,
+        basket_size=preset.basket_size if basket_size is None else basket_size,
+        shocks=preset.shocks,
+    )
+    if preset.shocks and not any(_overlaps(scenario, shock, years) for shock in preset.shocks):
+        first, last = min(s.first_day for s in preset.shocks), max(s.last_day for s in preset.shocks)
+        raise SettingsError(
+            f"LAKEHOUSE_SCENARIO={name} is about {first}..{last}, which {span} "
+            f"with the window {first_day}..{last_day} do not reach"
+        )
+    return scenario
+
+
+def _overlaps(scenario: Scenario, shock: DemandShock, years: tuple[int, ...]) -> bool:
+    first, last = max(scenario.first_day, shock.first_day), min(scenario.last_day, shock.last_day)
+    return first <= last and any(first.year <= year <= last.year for year in years)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything that varies between a laptop run, CI and a full-scale benchmark."""
 
@@ -106,6 +208,18 @@ class Settings:
     max_volume_change: float = 0.5
     # A landing file with more unreadable lines than this share is refused as a changed format, not loaded.
     max_rejected_share: float = 0.01
+    # The scenario: a preset name, then knobs that override it (None: the preset's value).
+    scenario: str = "baseline"
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    growth: float | None = None
+    seasonality: bool | None = None
+    holiday_effects: bool | None = None
+    basket_size: float | None = None
+
+    def __post_init__(self) -> None:
+        """Conflicting scenario knobs fail when the settings are made, not halfway through a run."""
+        _ = self.resolved_scenario
 
     @property
     def partition_keys(self) -> list[str]:
@@ -124,6 +238,20 @@ class Settings:
                 value = asdict(value) if is_dataclass(value) else value
                 values[setting.name] = json.loads(json.dumps(value, default=str))
         return values
+
+    @property
+    def resolved_scenario(self) -> Scenario:
+        """The scenario the generator simulates: the preset with the explicit knobs applied."""
+        return resolve_scenario(
+            self.scenario,
+            self.years,
+            start_date=self.start_date,
+            end_date=self.end_date,
+            growth=self.growth,
+            seasonality=self.seasonality,
+            holiday_effects=self.holiday_effects,
+            basket_size=self.basket_size,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -153,6 +281,13 @@ class Settings:
             retention_hours=_int(get, "LAKEHOUSE_RETENTION_HOURS", default.retention_hours, 0, 24 * 3650),
             max_volume_change=_float(get, "LAKEHOUSE_MAX_VOLUME_CHANGE", default.max_volume_change, 0.0, 100.0),
             max_rejected_share=_float(get, "LAKEHOUSE_MAX_REJECTED_SHARE", default.max_rejected_share, 0.0, 1.0),
+            scenario=get("LAKEHOUSE_SCENARIO") or default.scenario,
+            start_date=_date(get, "LAKEHOUSE_START_DATE"),
+            end_date=_date(get, "LAKEHOUSE_END_DATE"),
+            growth=_rate(get, "LAKEHOUSE_GROWTH"),
+            seasonality=_switch(get, "LAKEHOUSE_SEASONALITY"),
+            holiday_effects=_switch(get, "LAKEHOUSE_HOLIDAY_EFFECTS"),
+            basket_size=_number(get, "LAKEHOUSE_BASKET_SIZE"),
         )
 
 
@@ -197,3 +332,42 @@ def _float(get, name: str, default: float, low: float, high: float) -> float:
     if not low <= value <= high:
         raise SettingsError(f"{name}={value} is outside {low:g}..{high:g}")
     return value
+
+
+def _date(get, name: str) -> dt.date | None:
+    raw = get(name)
+    if raw is None:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a date like 2021-03-01") from None
+
+
+def _number(get, name: str) -> float | None:
+    raw = get(name)
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+
+
+def _rate(get, name: str) -> float | None:
+    """A rate as a fraction (`0.035`) or in percent (`3.5%`)."""
+    raw = get(name)
+    if raw is not None and raw.endswith("%"):
+        value = _number(lambda _: raw[:-1].strip(), name)
+        return None if value is None else value / 100
+    return _number(get, name)
+
+
+def _switch(get, name: str) -> bool | None:
+    raw = get(name)
+    if raw is None:
+        return None
+    value = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
+    if raw.lower() not in value:
+        raise SettingsError(f"{name}={raw!r}: expected on or off")
+    return value[raw.lower()]

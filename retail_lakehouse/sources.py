@@ -41,6 +41,7 @@ def transaction_generator(
         seed=settings.seed,
         years=settings.years,
         defect_rates=settings.defect_rates,
+        scenario=settings.resolved_scenario,
     )
 
 
@@ -60,13 +61,18 @@ def bronze_products(settings: Settings) -> pl.DataFrame:
     """The product master data, validated against the bronze contract."""
     lakehouse = Lakehouse(settings.data_dir)
     from_landing = settings.source == "landing"
-    frame = landing.read_products(lakehouse) if from_landing else generate_products(settings.products, settings.seed)
+    frame = (
+        landing.read_products(lakehouse)
+        if from_landing
+        else generate_products(settings.products, settings.seed, settings.years)
+    )
     return BronzeProducts.validate(frame, lazy=True)
 
 
 def bronze_calendar(settings: Settings) -> pl.DataFrame:
     """Public holidays and opening per date and federal state, validated against the bronze contract."""
-    return BronzeCalendar.validate(generate_calendar(settings.years), lazy=True)
+    calendar = generate_calendar(settings.years, settings.resolved_scenario.holiday_effects)
+    return BronzeCalendar.validate(calendar, lazy=True)
 
 
 class YearOfTransactions:

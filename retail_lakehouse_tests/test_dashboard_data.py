@@ -141,6 +141,27 @@ def write_hand_made_gold(data_dir: Path) -> Path:
         {"year": y, "month": m, "state_code": s, **product(p), "revenue": D(r), "units": u, "lines": n}
         for y, m, s, p, r, u, n in top
     ])  # fmt: skip
+    # Every sale above was on a Tuesday, without discount; the hours are not shown, say 10:00.
+    write_table(data_dir, "hourly_weekday_sales", [
+        {"year": 2024, "weekday": 2, "hour": 10, **measures("43.85", 11, 6, 8)},
+        {"year": 2023, "weekday": 2, "hour": 10, **measures("30.00", 5, 3, 3)},
+    ])  # fmt: skip
+    write_table(data_dir, "discount_depth_sales", [
+        {"year": 2024, "month": 3, "discount_bucket": "none", **measures("42.75", 10, 5, 7)},
+        {"year": 2024, "month": 4, "discount_bucket": "none", **measures("1.10", 1, 1, 1)},
+        {"year": 2023, "month": 3, "discount_bucket": "none", **measures("30.00", 5, 3, 3)},
+    ])  # fmt: skip
+    weekly_products = [
+        (date(2024, 3, 4), 10, 1, "7.00", 2, 1, 1),
+        (date(2024, 3, 11), 11, 1, "15.50", 4, 3, 3),
+        (date(2024, 3, 11), 11, 2, "20.25", 4, 2, 3),
+        (date(2024, 4, 1), 14, 2, "1.10", 1, 1, 1),
+        (date(2023, 3, 13), 11, 2, "30.00", 5, 3, 3),
+    ]
+    write_table(data_dir, "product_weekly_sales", [
+        {"year": w.year, "week_start": w, "iso_week": iso, **product(p), **measures(r, u, t, n)}
+        for w, iso, p, r, u, t, n in weekly_products
+    ])  # fmt: skip
     days = [date(2023, 1, 1) + timedelta(days=i) for i in range(731)]
     write_table(data_dir, "calendar_days", [
         {"date": d, "year": d.year, "state_code": s, "weekday": d.isoweekday(),

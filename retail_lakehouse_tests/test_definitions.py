@@ -50,6 +50,7 @@ def test_checks_cover_conservation_contract_manifest_calendar_and_gold(tmp_path)
     assert reconciled == {
         "yearly_sales", "monthly_sales", "weekly_sales", "daily_sales", "sales_by_region", "sales_by_category",
         "store_daily_sales", "product_monthly_sales", "product_yearly_sales", "region_category_daily_sales",
+        "hourly_weekday_sales", "discount_depth_sales", "product_weekly_sales",
     }  # fmt: skip
     assert all(graph.get_check_spec(key).blocking for key in graph.asset_check_keys)
 

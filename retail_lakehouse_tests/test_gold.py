@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import polars as pl
 import pytest
 
 from retail_lakehouse.schemas import (
+    REVENUE,
     CalendarDays,
     DailySales,
+    DiscountDepthSales,
+    HourlyWeekdaySales,
     MonthlySales,
     ProductMonthlySales,
+    ProductWeeklySales,
     ProductYearlySales,
     RegionCategoryDailySales,
     SalesByCategory,
@@ -48,12 +52,21 @@ PRODUCTS = {
 
 
 def stores_frame() -> pl.LazyFrame:
-    rows = [(sid, *attrs, date(2010, 1, 1)) for sid, attrs in STORES.items()]
+    """The stores, with an address, coordinates and sales area made from the id."""
+    rows = [
+        (sid, *attrs, date(2010, 1, 1), f"Hauptstraße {sid}", f"1010{sid}", 52.5 + sid / 100, 13.4, 1000 * sid)
+        for sid, attrs in STORES.items()
+    ]
     return pl.LazyFrame(rows, schema=polars_schema(SilverStores), orient="row")
 
 
 def products_frame() -> pl.LazyFrame:
-    rows = [(pid, f"SKU{pid}", name, cat, cat, brand, Decimal("1.00")) for pid, (name, cat, brand) in PRODUCTS.items()]
+    """The products; 15 (Pretzel) was delisted at the end of April 2024."""
+    rows = [
+        (pid, f"SKU{pid}", name, cat, cat, brand, Decimal("1.00"), f"40000000000{pid}", "1 Stück", "reduced",
+         pid != 15, date(2024, 4, 30) if pid == 15 else None)
+        for pid, (name, cat, brand) in PRODUCTS.items()
+    ]  # fmt: skip
     return pl.LazyFrame(rows, schema=polars_schema(SilverProducts), orient="row")
 
 
@@ -67,14 +80,18 @@ def sale(
     quantity: int = 1,
     unit_price: str = "1.00",
     discount: str = "0.00",
+    vat_rate: str = "7.00",
+    hour: int = 10,
 ) -> dict[str, Any]:
-    """One silver line with its calendar parts and dimension attributes filled in from the fixtures."""
+    """One silver line with its calendar parts and dimension attributes filled in from the fixtures.
+
+    Every fixture product is food at the reduced rate, 7 %, unless `vat_rate` says otherwise."""
     line_total = quantity * Decimal(unit_price) - Decimal(discount)
     _, _, state_code, region, _ = STORES[store_id]
     return {
         "transaction_id": transaction_id,
         "line_number": line_number,
-        "transaction_ts": datetime(day.year, day.month, day.day, 10, 0),
+        "transaction_ts": datetime(day.year, day.month, day.day, hour, 0),
         "store_id": store_id,
         "product_id": product_id,
         "quantity": quantity,
@@ -88,10 +105,13 @@ def sale(
         "month": day.month,
         "week_start": day - timedelta(days=day.weekday()),
         "weekday": day.isoweekday(),
-        "hour": 10,
+        "hour": hour,
         "state_code": state_code,
         "region": region,
         "category": PRODUCTS[product_id][1],
+        "vat_rate": Decimal(vat_rate),
+        # Silver's per-line VAT, worked out here with Python's decimals: gross * rate / (100 + rate), half up.
+        "vat": (line_total * Decimal(vat_rate) / (100 + Decimal(vat_rate))).quantize(Decimal("0.01"), ROUND_HALF_UP),
     }
 
 
@@ -137,6 +157,16 @@ def test_store_daily_sums_per_store_and_day() -> None:
         (Decimal("5.00"), 1, 1, 1, Decimal("5.00")),
         (Decimal("3.50"), 4, 1, 1, Decimal("3.50")),
         (Decimal("10.00"), 1, 1, 1, Decimal("10.00")),
+    ]
+
+
+def test_store_daily_carries_address_coordinates_and_sales_area() -> None:
+    table = store_daily().collect()
+    assert table.select("store_id", "street", "postcode", "latitude", "longitude", "sales_area_m2").rows() == [
+        (1, "Hauptstraße 1", "10101", 52.51, 13.4, 1000),
+        (3, "Hauptstraße 3", "10103", 52.53, 13.4, 3000),
+        (2, "Hauptstraße 2", "10102", 52.52, 13.4, 2000),
+        (1, "Hauptstraße 1", "10101", 52.51, 13.4, 1000),
     ]
 
 
@@ -213,6 +243,73 @@ def test_product_monthly_takes_attributes_from_products() -> None:
         (Decimal("5.00"), 1, 1, 1, Decimal("5.00")),
         (Decimal("10.00"), 1, 1, 1, Decimal("10.00")),
     ]
+
+
+def test_product_tables_carry_ean_unit_size_vat_class_and_delisting() -> None:
+    lines = pl.concat([sales(), silver(sale(6, 1, day=date(2024, 4, 2), product_id=15, unit_price="0.70"))])
+    monthly = gold.aggregate_product_monthly(lines, products_frame())
+    yearly = gold.aggregate_product_yearly(monthly, products_frame()).collect()
+    columns = ("product_id", "ean", "unit_size", "vat_class", "is_active", "delisted_on")
+    assert yearly.select(columns).rows()[-2:] == [
+        (13, "4000000000013", "1 Stück", "reduced", True, None),
+        (15, "4000000000015", "1 Stück", "reduced", False, date(2024, 4, 30)),
+    ]
+    assert "ean" not in monthly.collect_schema()  # once per product and year is enough
+
+
+def test_vat_sums_silvers_lines_and_net_revenue_is_the_rest() -> None:
+    """Silver's VAT per line (gross * rate / (100 + rate), half up) of the sales' lines at 7 %:
+    3.00 -> 0.196 -> 0.20; 0.10 -> 0.007 -> 0.01; 0.20 -> 0.013 -> 0.01; 5.00 -> 0.327 -> 0.33;
+    3.50 -> 0.229 -> 0.23; 10.00 -> 0.654 -> 0.65. Together 1.43 of 21.80, leaving 20.37 net."""
+    yearly = gold.aggregate_yearly(store_daily()).collect()
+    assert yearly.select("revenue", "vat", "net_revenue").rows() == [(*money("21.80", "1.43", "20.37"),)]
+    monthly = gold.aggregate_monthly(store_daily()).collect()
+    assert monthly.select("month", "vat", "net_revenue").rows() == [
+        (3, *money("0.78", "11.02")),  # 0.20 + 0.01 + 0.01 + 0.33 + 0.23
+        (4, *money("0.65", "9.35")),
+    ]
+    # Three lines of 0.08 carry 0.005 each, so a cent each: 0.03, where VAT on their sum would be 0.02.
+    three = silver(*(sale(9, n, unit_price="0.08") for n in (1, 2, 3)))
+    three_yearly = gold.aggregate_yearly(gold.aggregate_store_daily(three, stores_frame())).collect()
+    assert three_yearly.select("vat", "net_revenue").row(0) == (Decimal("0.03"), Decimal("0.21"))
+    # The standard rate, and the cut of July to December 2020: 1.19 at 19 % holds 0.19, 1.16 at 16 % 0.16.
+    standard = silver(
+        sale(1, unit_price="1.19", vat_rate="19.00"),
+        sale(2, unit_price="1.16", vat_rate="16.00", day=date(2020, 7, 1)),
+        sale(3, unit_price="1.05", vat_rate="5.00", day=date(2020, 7, 1)),
+    )
+    by_year = gold.aggregate_yearly(gold.aggregate_store_daily(standard, stores_frame())).collect()
+    assert by_year.select("year", "vat").rows() == [(2020, Decimal("0.21")), (2024, Decimal("0.19"))]
+
+
+def test_net_revenue_and_vat_add_up_to_revenue_in_every_table() -> None:
+    lines = pl.concat([sales(), silver(sale(7, 1, product_id=14, unit_price="2.38", vat_rate="19.00"))])
+    sd = gold.aggregate_store_daily(lines, stores_frame())
+    tables = [
+        sd,
+        gold.aggregate_yearly(sd),
+        gold.aggregate_monthly(sd),
+        gold.aggregate_weekly(sd),
+        gold.aggregate_daily(sd),
+        gold.aggregate_by_region(sd),
+        gold.aggregate_by_category(gold.aggregate_region_category_daily(lines)),
+        gold.aggregate_region_category_daily(lines),
+        gold.aggregate_product_monthly(lines, products_frame()),
+        gold.aggregate_product_yearly(gold.aggregate_product_monthly(lines, products_frame()), products_frame()),
+        gold.top_products_monthly(lines, products_frame()),
+    ]
+    for table in tables:
+        assert gold.vat_identity_violations(table).collect().height == 0
+        assert table.select(pl.col("vat").sum()).collect().item() == Decimal("1.81")  # 1.43 + 0.38 (2.38 at 19 %)
+
+
+def test_vat_identity_violations_names_the_rows_that_do_not_add_up() -> None:
+    table = pl.LazyFrame(
+        {"day": [1, 2], "revenue": money("1.07", "2.14"), "vat": money("0.07", "0.14"),
+         "net_revenue": money("1.00", "1.99")},
+        schema={"day": pl.Int8, "revenue": REVENUE, "vat": REVENUE, "net_revenue": REVENUE},
+    )  # fmt: skip
+    assert gold.vat_identity_violations(table).collect()["day"].to_list() == [2]
 
 
 def test_money_sums_are_exact() -> None:
@@ -337,7 +434,7 @@ def test_calendar_days_keeps_the_year() -> None:
 def test_product_yearly_adds_up_a_products_months() -> None:
     # Bread (10) sells in March (3.00 and 0.20, two baskets) and in April (one basket of 3 at 0.70 = 2.10).
     lines = pl.concat([sales(), silver(sale(6, 1, day=date(2024, 4, 2), product_id=10, quantity=3, unit_price="0.70"))])
-    yearly = gold.aggregate_product_yearly(gold.aggregate_product_monthly(lines, products_frame()))
+    yearly = gold.aggregate_product_yearly(gold.aggregate_product_monthly(lines, products_frame()), products_frame())
     assert yearly.select("year", "product_id", "product_name").collect().rows() == [
         (2024, 10, "Bread"), (2024, 11, "Milk"), (2024, 12, "Cake"), (2024, 13, "Cheese"),
     ]  # fmt: skip
@@ -355,12 +452,63 @@ def test_every_table_matches_its_model_and_column_order() -> None:
         SalesByRegion: gold.aggregate_by_region(sd),
         SalesByCategory: gold.aggregate_by_category(gold.aggregate_region_category_daily(lines)),
         ProductMonthlySales: gold.aggregate_product_monthly(lines, products_frame()),
-        ProductYearlySales: gold.aggregate_product_yearly(gold.aggregate_product_monthly(lines, products_frame())),
+        ProductYearlySales: gold.aggregate_product_yearly(
+            gold.aggregate_product_monthly(lines, products_frame()), products_frame()
+        ),
         RegionCategoryDailySales: gold.aggregate_region_category_daily(lines),
         TopProductsMonthly: gold.top_products_monthly(lines, products_frame()),
+        HourlyWeekdaySales: gold.aggregate_hourly_weekday(lines),
+        DiscountDepthSales: gold.aggregate_discount_depth(lines),
+        ProductWeeklySales: gold.aggregate_product_weekly(lines, products_frame()),
     }
     for model, frame in tables.items():
         collected = frame.collect(engine="streaming")
         assert collected.schema == polars_schema(model), model.__name__
         model.validate(collected, lazy=True)
         assert collected.equals(frame.collect(engine="in-memory")), model.__name__
+
+
+def test_hourly_weekday_sums_per_weekday_and_hour() -> None:
+    """The sales' baskets are at 10:00 on Mondays (1, 2, 3 and 5) and a Tuesday (4); one more at 18:00."""
+    lines = pl.concat([sales(), silver(sale(6, 1, day=date(2024, 3, 4), hour=18, unit_price="2.00"))])
+    table = gold.aggregate_hourly_weekday(lines).collect()
+    assert table.select("year", "weekday", "hour").rows() == [(2024, 1, 10), (2024, 1, 18), (2024, 2, 10)]
+    assert measures(table.lazy()) == [
+        (Decimal("18.30"), 6, 4, 5, Decimal("4.58")),  # 3.00 + 0.10 + 0.20 + 5.00 + 10.00 over 4 baskets
+        (Decimal("2.00"), 1, 1, 1, Decimal("2.00")),
+        (Decimal("3.50"), 4, 1, 1, Decimal("3.50")),
+    ]
+
+
+def test_discount_depth_buckets_by_share_of_gross() -> None:
+    """Discounts as a share of quantity * unit price; each bucket includes its upper bound."""
+    lines = silver(
+        sale(1, 1, unit_price="2.00"),  # none
+        sale(2, 1, unit_price="2.00", discount="0.20"),  # exactly 10 %: up to 10
+        sale(2, 2, quantity=4, unit_price="1.00", discount="0.50"),  # 12.5 %
+        sale(3, 1, unit_price="3.00", discount="1.50"),  # exactly 50 %: 30 to 50
+        sale(4, 1, unit_price="1.00", discount="0.60"),  # 60 %
+    )
+    table = gold.aggregate_discount_depth(lines).collect()
+    assert table.select("discount_bucket", "revenue", "transactions", "lines").sort("discount_bucket").rows() == [
+        ("10_to_20", Decimal("3.50"), 1, 1),
+        ("30_to_50", Decimal("1.50"), 1, 1),
+        ("none", Decimal("2.00"), 1, 1),
+        ("over_50", Decimal("0.40"), 1, 1),
+        ("up_to_10", Decimal("1.80"), 1, 1),
+    ]
+
+
+def test_product_weekly_sums_per_iso_week_and_product() -> None:
+    """2024-03-04 and -05 fall in the ISO week of Monday 4 March, 2024-04-01 in that of 1 April; 2024-12-31's
+    week starts on the 30th (ISO week 1 of 2025), but its row stays in 2024 (as weekly_sales does)."""
+    lines = pl.concat([sales(), silver(sale(6, 1, day=date(2024, 12, 31), product_id=10, unit_price="0.50"))])
+    table = gold.aggregate_product_weekly(lines, products_frame()).collect()
+    assert table.select("year", "product_id", "week_start", "revenue", "transactions").rows() == [
+        (2024, 10, date(2024, 3, 4), Decimal("3.20"), 2),
+        (2024, 10, date(2024, 12, 30), Decimal("0.50"), 1),
+        (2024, 11, date(2024, 3, 4), Decimal("3.60"), 2),
+        (2024, 12, date(2024, 3, 4), Decimal("5.00"), 1),
+        (2024, 13, date(2024, 4, 1), Decimal("10.00"), 1),
+    ]
+    assert table.select("product_name", "category").row(0) == ("Bread", "Bakery")

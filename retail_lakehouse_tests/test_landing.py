@@ -19,7 +19,7 @@ YEARS = (2023,)
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     lakehouse = Lakehouse(tmp_path_factory.mktemp("lake"))
-    stores, products = generate_stores(500, 42, YEARS), generate_products(2_000, 42)
+    stores, products = generate_stores(500, 42, YEARS), generate_products(2_000, 42, YEARS)
     generator = TransactionGenerator(
         stores, products, generate_calendar(YEARS), rows=40_000, seed=42, years=YEARS, defect_rates=DefectRates()
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
 
-from retail_lakehouse.settings import Settings, SettingsError
+from retail_lakehouse.settings import SCENARIO_PRESETS, Settings, SettingsError
 
 
 def test_defaults_work_on_a_laptop():
@@ -59,3 +61,74 @@ def test_nonsense_gets_a_one_line_error(name, value, message):
     with pytest.raises(SettingsError, match=message) as error:
         Settings.from_env({name: value})
     assert "\n" not in str(error.value)
+
+
+def test_the_default_scenario_is_the_baseline_over_whole_years():
+    scenario = Settings.from_env({"LAKEHOUSE_YEARS": "2021-2023"}).resolved_scenario
+    assert scenario.name == "baseline"
+    assert (scenario.first_day, scenario.last_day) == (dt.date(2021, 1, 1), dt.date(2023, 12, 31))
+    assert scenario.seasonality and scenario.holiday_effects
+    assert scenario.growth == SCENARIO_PRESETS["baseline"].growth
+    assert scenario.basket_size == 4.0
+    assert scenario.shocks == ()
+
+
+def test_explicit_knobs_override_the_preset():
+    settings = Settings.from_env(
+        {
+            "LAKEHOUSE_SCENARIO": "flat",
+            "LAKEHOUSE_GROWTH": "3.5%",
+            "LAKEHOUSE_HOLIDAY_EFFECTS": "off",
+            "LAKEHOUSE_BASKET_SIZE": "5.5",
+            "LAKEHOUSE_START_DATE": "2021-03-01",
+            "LAKEHOUSE_END_DATE": "2024-06-30",
+        }
+    )
+    scenario = settings.resolved_scenario
+    assert scenario.name == "flat"
+    assert scenario.growth == pytest.approx(0.035)  # explicit, although flat has none
+    assert scenario.seasonality is False  # from the flat preset
+    assert scenario.holiday_effects is False
+    assert scenario.basket_size == 5.5
+    assert (scenario.first_day, scenario.last_day) == (dt.date(2021, 3, 1), dt.date(2024, 6, 30))
+    assert (
+        Settings.from_env({"LAKEHOUSE_GROWTH": "0.05", "LAKEHOUSE_SEASONALITY": "off"}).resolved_scenario.growth == 0.05
+    )
+
+
+def test_covid_scenario_closes_non_food_stores_in_both_lockdowns():
+    shocks = Settings.from_env({"LAKEHOUSE_SCENARIO": "covid-2020"}).resolved_scenario.shocks
+    closures = [(s.first_day, s.last_day) for s in shocks if not s.food_stores and s.traffic_factor == 0]
+    assert closures == [(dt.date(2020, 3, 18), dt.date(2020, 4, 19)), (dt.date(2020, 12, 16), dt.date(2021, 3, 7))]
+    hoarding = [s for s in shocks if s.food_stores]
+    assert len(hoarding) == 1 and hoarding[0].first_day.month == 3 and hoarding[0].traffic_factor > 1
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LAKEHOUSE_SCENARIO": "boom"}, "LAKEHOUSE_SCENARIO='boom': expected one of baseline, covid-2020, flat"),
+        ({"LAKEHOUSE_START_DATE": "2023-06-01", "LAKEHOUSE_END_DATE": "2023-05-31"},
+         "LAKEHOUSE_END_DATE=2023-05-31 is before LAKEHOUSE_START_DATE=2023-06-01"),
+        ({"LAKEHOUSE_YEARS": "2021-2022", "LAKEHOUSE_START_DATE": "2020-12-01"},
+         "LAKEHOUSE_START_DATE=2020-12-01 is outside LAKEHOUSE_YEARS 2021..2022"),
+        ({"LAKEHOUSE_YEARS": "2021,2023", "LAKEHOUSE_START_DATE": "2022-02-01", "LAKEHOUSE_END_DATE": "2022-11-30"},
+         "holds no day of LAKEHOUSE_YEARS"),
+        ({"LAKEHOUSE_END_DATE": "31.12.2023"}, "LAKEHOUSE_END_DATE='31.12.2023' is not a date like 2021-03-01"),
+        ({"LAKEHOUSE_SEASONALITY": "maybe"}, "LAKEHOUSE_SEASONALITY='maybe': expected on or off"),
+        ({"LAKEHOUSE_GROWTH": "fast"}, "LAKEHOUSE_GROWTH='fast' is not a number"),
+        ({"LAKEHOUSE_GROWTH": "300%"}, "LAKEHOUSE_GROWTH=3.0 is outside -0.5..1.0"),
+        ({"LAKEHOUSE_BASKET_SIZE": "0.5"}, "LAKEHOUSE_BASKET_SIZE=0.5 is outside 1..20"),
+        ({"LAKEHOUSE_SCENARIO": "covid-2020", "LAKEHOUSE_YEARS": "2023-2024"},
+         "LAKEHOUSE_SCENARIO=covid-2020 is about 2020-03-09..2021-03-07"),
+    ],
+)  # fmt: skip
+def test_conflicting_scenario_settings_get_a_one_line_error(env, message):
+    with pytest.raises(SettingsError, match=re.escape(message)) as error:
+        Settings.from_env(env)
+    assert "\n" not in str(error.value)
+
+
+def test_conflicts_are_caught_when_settings_are_made_directly_too():
+    with pytest.raises(SettingsError, match="is before"):
+        Settings(start_date=dt.date(2024, 2, 1), end_date=dt.date(2024, 1, 1))

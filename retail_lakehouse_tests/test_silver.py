@@ -28,7 +28,9 @@ from retail_lakehouse.transforms.silver import (
     clean_transactions,
     find_rejected,
     label_transactions,
+    line_vat,
     split_transactions,
+    vat_rate,
 )
 
 YEAR = 2024
@@ -46,6 +48,11 @@ def stores_frame() -> pl.LazyFrame:
             "region": ["Ost", "Süd"],
             "format": ["supermarket", "discounter"],
             "opened_on": [date(2010, 5, 1), date(2015, 9, 1)],
+            "street": ["Alexanderplatz 1", "Marienplatz 8"],
+            "postcode": ["10178", "80331"],
+            "latitude": [52.5219, 48.1374],
+            "longitude": [13.4132, 11.5755],
+            "sales_area_m2": [1200, 1000],
         },
         schema=polars_schema(SilverStores),
     )
@@ -62,6 +69,11 @@ def products_frame() -> pl.LazyFrame:
             "subcategory": ["Bread", "Milk"],
             "brand": ["Baker", "Farm"],
             "list_price": [Decimal("2.00"), Decimal("1.00")],
+            "ean": ["4000000000109", "4000000000116"],
+            "unit_size": ["500 g", "1 l"],
+            "vat_class": ["reduced", "reduced"],
+            "is_active": [True, True],
+            "delisted_on": [None, None],
         },
         schema=polars_schema(SilverProducts),
     )
@@ -150,6 +162,53 @@ def test_valid_line_goes_to_silver_enriched_and_typed() -> None:
     assert row["weekday"] == 7
     assert (row["year"], row["month"], row["hour"]) == (2024, 3, 18)
     assert (row["state_code"], row["region"], row["category"]) == ("BY", "Süd", "Dairy & Eggs")
+    assert row["vat_rate"] == Decimal("7.00")  # milk: the reduced rate
+    assert row["vat"] == Decimal("0.13")  # 2.00 * 7 / 107 = 0.1308...
+
+
+@pytest.mark.parametrize(
+    ("line_total", "rate", "vat"),
+    [
+        ("3.00", "7.00", "0.20"),  # 0.1963 up
+        ("0.08", "7.00", "0.01"),  # 0.0052: a cent per line, so three such lines hold 0.03, not 0.02
+        ("0.01", "19.00", "0.00"),  # 0.0016
+        ("1.19", "19.00", "0.19"),  # exactly
+        ("100.00", "19.00", "15.97"),  # 15.966
+        ("1.16", "16.00", "0.16"),  # the 2020 cut, exactly
+        ("2.10", "5.00", "0.10"),  # exactly
+        ("-3.00", "7.00", "-0.20"),  # a negative amount rounds away from zero too
+    ],
+)
+def test_vat_per_line_is_gross_times_rate_over_100_plus_rate_half_up(line_total, rate, vat) -> None:
+    frame = pl.DataFrame(
+        {"line_total": [Decimal(line_total)], "vat_rate": [Decimal(rate)]},
+        schema={"line_total": pl.Decimal(12, 2), "vat_rate": pl.Decimal(4, 2)},
+    )
+    assert frame.select(line_vat())["vat"].item() == Decimal(vat)
+
+
+def test_vat_rate_is_the_rate_of_the_day_and_the_product_class() -> None:
+    """Germany's temporary cut: 16 % and 5 % from 1 July to 31 December 2020, 19 % and 7 % either side."""
+    products = pl.concat(
+        [
+            products_frame().collect(),
+            products_frame()
+            .collect()
+            .head(1)
+            .with_columns(product_id=pl.lit(12, pl.Int32), category=pl.lit("Beverages"), vat_class=pl.lit("standard")),
+        ]
+    )
+    rows = [
+        line(1, ts=datetime(2020, 6, 30, 21, 59), product_id=10),
+        line(2, ts=datetime(2020, 6, 30, 21, 59), product_id=12),
+        line(3, ts=datetime(2020, 7, 1, 6, 0), product_id=10),
+        line(4, ts=datetime(2020, 7, 1, 6, 0), product_id=12),
+        line(5, ts=datetime(2020, 12, 31, 13, 59), product_id=12),
+    ]
+    result = clean_transactions(bronze(*rows), stores_frame(), products.lazy(), 2020).transactions.collect()
+    assert result["vat_rate"].to_list() == [Decimal(r) for r in ("7.00", "19.00", "5.00", "16.00", "16.00")]
+    after = pl.DataFrame({"transaction_ts": [datetime(2021, 1, 1, 8)] * 2, "vat_class": ["reduced", "standard"]})
+    assert after.select(vat_rate())["vat_rate"].to_list() == [Decimal("7.00"), Decimal("19.00")]
 
 
 @pytest.mark.parametrize(
@@ -372,15 +431,20 @@ def test_clean_stores_trims_dedupes_and_sorts() -> None:
             "region": ["Süd", "Ost", "Süd"],
             "format": ["discounter", "supermarket", "discounter"],
             "opened_on": [date(2015, 9, 1), date(2010, 5, 1), date(2015, 9, 1)],
+            "street": [" Marienplatz 8", "Alexanderplatz 1", "Marienplatz 8"],
+            "postcode": ["80331", "10178", "80331"],
+            "latitude": [48.1374, 52.5219, 48.1374],
+            "longitude": [11.5755, 13.4132, 11.5755],
+            "sales_area_m2": [1000, 1200, 1000],
         },
         schema=polars_schema(SilverStores),
     )
     cleaned = clean_stores(raw).collect()
 
     SilverStores.validate(cleaned)
-    assert cleaned.select("store_id", "store_name", "city", "state_code").rows() == [
-        (1, "Alexanderplatz", "Berlin", "BE"),
-        (2, "Marienplatz", "München", "BY"),
+    assert cleaned.select("store_id", "store_name", "city", "state_code", "street", "latitude").rows() == [
+        (1, "Alexanderplatz", "Berlin", "BE", "Alexanderplatz 1", 52.5219),
+        (2, "Marienplatz", "München", "BY", "Marienplatz 8", 48.1374),
     ]
 
 

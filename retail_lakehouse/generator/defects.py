@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from retail_lakehouse.reference import QUARANTINE_REASONS
 from retail_lakehouse.schemas import DefectManifest, polars_schema
-from retail_lakehouse.settings import QUARANTINE_REASONS, DefectRates
+from retail_lakehouse.settings import DefectRates
 
 LINE_DEFECTS = (
     "missing_key",

@@ -14,12 +14,14 @@ import polars as pl
 
 from retail_lakehouse.generator.defects import Lines, inject_defects
 from retail_lakehouse.generator.money import decimal_from_cents
+from retail_lakehouse.generator.prices import PriceBook
 from retail_lakehouse.generator.products import category_season, product_popularity
 from retail_lakehouse.generator.seeds import rng_for
 from retail_lakehouse.generator.stores import store_traffic
 from retail_lakehouse.generator.traffic import TrafficModel
-from retail_lakehouse.schemas import LINE_MONEY, PAYMENT_METHODS, PRICE
-from retail_lakehouse.settings import DefectRates
+from retail_lakehouse.reference import FOOD_CATEGORIES, PAYMENT_METHOD_ENUM, PAYMENT_METHODS
+from retail_lakehouse.schemas import LINE_MONEY, PRICE
+from retail_lakehouse.settings import DefectRates, Scenario, resolve_scenario
 
 # Share of transactions per opening hour 06:00..21:00: a lunch peak and a stronger after-work peak.
 HOUR_WEIGHTS = np.array([0.4, 1.2, 2.0, 2.8, 3.4, 4.0, 5.2, 5.0, 3.6, 3.6, 4.6, 5.8, 5.6, 4.2, 2.6, 1.2])
@@ -27,12 +29,15 @@ FIRST_HOUR = 6
 SHORT_DAY_HOURS = 8  # 06:00-14:00 on Christmas Eve and New Year's Eve
 MAX_BASKET_LINES = 60
 MAX_QUANTITY = 12
+MORE_UNITS = 0.28  # the chance of buying one more unit, for items up to MORE_UNITS_BELOW_CENTS ...
+MORE_UNITS_BELOW_CENTS = 300  # ... and falling with the square root of the price above it
 DISCOUNTED_SHARE = 0.12
 DISCOUNT_PERCENTS = np.array([10, 20, 25, 30, 50])
 # Payment shares in 2020 (cash, girocard, credit card, mobile) and their yearly drift away from cash.
 PAYMENT_2020 = np.array([0.46, 0.38, 0.10, 0.06])
 PAYMENT_DRIFT = np.array([-0.035, 0.0, 0.01, 0.025])
 US_PER_DAY = 86_400_000_000
+_PAYMENT_METHODS = pl.Series(PAYMENT_METHODS, dtype=PAYMENT_METHOD_ENUM)
 
 
 @dataclass(frozen=True)
@@ -58,20 +63,28 @@ class TransactionGenerator:
         seed: int,
         years: tuple[int, ...],
         defect_rates: DefectRates,
+        scenario: Scenario | None = None,
     ) -> None:
         self.seed = seed
         self.years = years
         self.rates = defect_rates
+        self.scenario = scenario or resolve_scenario("baseline", years)
         stores = stores.sort("store_id")
         products = products.sort("product_id")
         self.store_ids = stores["store_id"].to_numpy()
         self.product_ids = products["product_id"].to_numpy()
-        self.price_cents = (products["list_price"] * 100).cast(pl.Int64).to_numpy()
+        self.prices = PriceBook(products)
         self.popularity = product_popularity(products, seed)
-        self.season = category_season(products)
-        traffic, self.basket_lines = store_traffic(stores, seed)
+        self.season = category_season(products) if self.scenario.seasonality else np.ones((12, products.height))
+        # A delisted product sells through the month of its delisting day (the last of a month), then never.
+        last_month = products.select(pl.col("delisted_on").dt.year() * 12 + pl.col("delisted_on").dt.month() - 1)
+        self.last_month_sold = last_month.to_series().fill_null(np.iinfo(np.int32).max).to_numpy()
+        # Stores that sell no food sell from the non-food part of the assortment only.
+        self.non_food_products = np.flatnonzero(~products["category"].is_in(FOOD_CATEGORIES).to_numpy())
+        traffic, format_basket = store_traffic(stores, seed)
         clean_lines = rows / (1.0 + defect_rates.duplicate)
-        self.traffic = TrafficModel(stores, calendar, traffic, self.basket_lines, years, clean_lines)
+        self.traffic = TrafficModel(stores, calendar, traffic, format_basket, years, clean_lines, self.scenario)
+        self.basket_lines = self.traffic.basket_lines
 
     def year(self, year: int) -> Iterator[TransactionChunk]:
         """The year's months in order; one month in memory at a time."""
@@ -82,9 +95,10 @@ class TransactionGenerator:
 
     def month(self, year: int, month: int) -> TransactionChunk:
         rng = rng_for(self.seed, "transactions", year, month)
-        dates, short_day, expected = self.traffic.month(year, month)
+        traffic = self.traffic.month(year, month)
+        dates, short_day = traffic.dates, traffic.short_day
 
-        per_store_day = rng.poisson(expected)
+        per_store_day = rng.poisson(traffic.transactions)
         store_index, day_index = np.nonzero(per_store_day)
         counts = per_store_day[store_index, day_index]
         tx_store = np.repeat(store_index, counts)
@@ -95,21 +109,22 @@ class TransactionGenerator:
         day_us = dates.astype("datetime64[D]").astype(np.int64) * US_PER_DAY
         ts_us = day_us[tx_day] + second_of_day * 1_000_000
         order = np.lexsort((tx_store, ts_us))  # a POS export lists a month's receipts by time
-        tx_store, ts_us = tx_store[order], ts_us[order]
+        tx_store, tx_day, ts_us = tx_store[order], tx_day[order], ts_us[order]
         n_tx = len(ts_us)
 
-        basket_mean = self.basket_lines[tx_store]
+        basket_mean = self.basket_lines[tx_store] * traffic.basket_factor[tx_store, tx_day]
         sizes = np.minimum(1 + rng.poisson(basket_mean - 1.0), MAX_BASKET_LINES)
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        starts = (np.cumsum(sizes) - sizes).astype(np.int64)  # empty for a month without sales
         payment = self._payment(rng, year, n_tx)
 
         line_tx = np.repeat(np.arange(n_tx), sizes)
         n_lines = len(line_tx)
-        weights = self.popularity * self.season[month - 1]
-        cdf = np.cumsum(weights) / weights.sum()
-        product_index = np.minimum(np.searchsorted(cdf, rng.random(n_lines)), len(cdf) - 1)
-        quantity = np.minimum(rng.geometric(0.72, n_lines), MAX_QUANTITY)
-        price = self.price_cents[product_index]
+        weights = self.popularity * self.season[month - 1] * (self.last_month_sold >= year * 12 + month - 1)
+        product_index = self._products(weights, rng.random(n_lines), self.traffic.sells_food[tx_store][line_tx])
+        price = self.prices.month(year, month)[product_index]
+        # Several units of a cheap item, rarely of a dear one: the chance of one more unit falls with price.
+        one_more = MORE_UNITS * np.minimum(1.0, np.sqrt(MORE_UNITS_BELOW_CENTS / price))
+        quantity = np.minimum(rng.geometric(1.0 - one_more), MAX_QUANTITY)
         gross = quantity * price
         percent = np.where(rng.random(n_lines) < DISCOUNTED_SHARE, rng.choice(DISCOUNT_PERCENTS, n_lines), 0)
         discount = (gross * percent + 50) // 100
@@ -131,6 +146,15 @@ class TransactionGenerator:
         lines, totals, defects = inject_defects(lines, starts, sizes, self.rates, len(self.product_ids), rng)
         return TransactionChunk(year, month, _to_frame(lines, totals), defects)
 
+    def _products(self, weights: np.ndarray, draw: np.ndarray, food_store: np.ndarray) -> np.ndarray:
+        """The product of each line: by `weights` over the whole assortment in stores that sell food, over
+        the non-food products elsewhere (one uniform draw per line either way)."""
+        product_index = _pick(weights, draw)
+        if not food_store.all():
+            elsewhere = ~food_store
+            product_index[elsewhere] = self.non_food_products[_pick(weights[self.non_food_products], draw[elsewhere])]
+        return product_index
+
     @staticmethod
     def _hours(rng: np.random.Generator, short: np.ndarray) -> np.ndarray:
         full = np.cumsum(HOUR_WEIGHTS) / HOUR_WEIGHTS.sum()
@@ -144,6 +168,12 @@ class TransactionGenerator:
         shares = np.clip(PAYMENT_2020 + PAYMENT_DRIFT * (year - 2020), 0.02, None)
         cdf = np.cumsum(shares) / shares.sum()
         return np.minimum(np.searchsorted(cdf, rng.random(n)), len(shares) - 1).astype(np.int8)
+
+
+def _pick(weights: np.ndarray, draw: np.ndarray) -> np.ndarray:
+    """Indices drawn with probability proportional to `weights`, from uniform draws in [0, 1)."""
+    cdf = np.cumsum(weights)
+    return np.minimum(np.searchsorted(cdf, draw * cdf[-1], side="right"), len(cdf) - 1)
 
 
 def _to_frame(lines: Lines, totals: np.ndarray) -> pl.DataFrame:
@@ -162,6 +192,6 @@ def _to_frame(lines: Lines, totals: np.ndarray) -> pl.DataFrame:
             decimal_from_cents(lines.discount, PRICE).alias("discount"),
             decimal_from_cents(lines.line_total, LINE_MONEY).alias("line_total"),
             decimal_from_cents(totals, LINE_MONEY).alias("transaction_total"),
-            pl.Series("payment_method", np.array(PAYMENT_METHODS)[lines.payment], dtype=pl.String),
+            _PAYMENT_METHODS.gather(lines.payment).cast(pl.String).alias("payment_method"),
         ]
     )

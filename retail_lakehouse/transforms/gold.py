@@ -3,6 +3,11 @@
 Pure Polars, LazyFrames in and out. Money stays exact: `revenue` is a Decimal sum, and `avg_basket` is
 revenue over transactions in integer cents, rounded half away from zero, never through a float.
 
+Revenue is gross (till prices include VAT). Silver carries each line's `vat`, rounded once there
+(`transforms.silver.line_vat`); a table's `vat` is the sum of its lines' and `net_revenue` is revenue less
+that sum, so `net_revenue + vat == revenue` holds exactly at every grain (`vat_identity_violations` finds rows
+where it would not).
+
 The time and region tables are rolled up from `store_daily` (a few hundred thousand rows a year) rather
 than re-aggregated from silver (millions): a transaction belongs to exactly one store and day, so its
 distinct count adds up across stores and days. Category and product tables cannot be rolled up that way
@@ -16,19 +21,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
 import pandera.polars as pa
 import polars as pl
 
+from retail_lakehouse.measures import avg_basket, cents, rolled_up_measures
+from retail_lakehouse.reference import DISCOUNT_BUCKETS
 from retail_lakehouse.schemas import (
     GOLD_MODELS,
     MEASURES,
     REVENUE,
     CalendarDays,
     DailySales,
+    DiscountDepthSales,
+    HourlyWeekdaySales,
     MonthlySales,
     ProductMonthlySales,
+    ProductWeeklySales,
     ProductYearlySales,
     RegionCategoryDailySales,
     SalesByCategory,
@@ -40,13 +49,18 @@ from retail_lakehouse.schemas import (
     polars_schema,
 )
 
-STORE_ATTRIBUTES = ("store_name", "city", "state_code", "region", "format")
+STORE_ATTRIBUTES = (
+    "store_name", "city", "state_code", "region", "format", "street", "postcode", "latitude", "longitude",
+    "sales_area_m2",
+)  # fmt: skip
 PRODUCT_ATTRIBUTES = ("product_name", "category", "brand")
+# Carried once per product and year (product_yearly_sales), not on every month or week: the bytes add up.
+PRODUCT_DETAILS = ("ean", "unit_size", "vat_class", "is_active", "delisted_on")
 PRODUCT_ID_SPAN = 1 << 31  # above any Int32 product_id, so revenue * span - product_id never ties
 
 
 def line_measures(*names: str) -> list[pl.Expr]:
-    """Revenue, units, transactions and lines of a group of silver lines (or only `names` of them).
+    """Revenue, units, transactions, lines, VAT and net revenue of a group of silver lines (or only `names`).
 
     avg_basket is not among them: it is derived after the group-by from revenue and transactions.
     """
@@ -55,31 +69,18 @@ def line_measures(*names: str) -> list[pl.Expr]:
         "units": pl.col("quantity").cast(pl.Int64).sum(),
         "transactions": pl.col("transaction_id").n_unique().cast(pl.Int64),
         "lines": pl.len().cast(pl.Int64),
+        "vat": pl.col("vat").sum().cast(REVENUE),
+        "net_revenue": (pl.col("line_total").sum() - pl.col("vat").sum()).cast(REVENUE),
     }
     return [expr.alias(name) for name, expr in measures.items() if not names or name in names]
 
 
-def rolled_up_measures() -> list[pl.Expr]:
-    """The same measures summed from a finer gold grain whose transactions do not overlap across rows."""
-    return [
-        pl.col("revenue").sum().cast(REVENUE).alias("revenue"),
-        pl.col("units").sum().alias("units"),
-        pl.col("transactions").sum().alias("transactions"),
-        pl.col("lines").sum().alias("lines"),
-    ]
+def vat_identity_violations(table: pl.LazyFrame) -> pl.LazyFrame:
+    """The rows of a gold table whose `net_revenue + vat` differs from `revenue`: none, if the table is right.
 
-
-def avg_basket() -> pl.Expr:
-    """Revenue per transaction to the cent, rounded half away from zero, computed in integer cents.
-
-    Recomputed from each grain's own revenue and transactions: an average of averages would weight a
-    quiet store-day like a busy one. (Int64 cents hold any Decimal(18, 2).)
+    A pure check for the asset checks to call on any table with the three columns.
     """
-    cents = (pl.col("revenue") * 100).cast(pl.Int64)
-    count = pl.col("transactions")
-    rounded = (cents.abs() * 2 + count) // (count * 2) * cents.sign()
-    # Back to Decimal by multiplying: casting an integer to Decimal reads it as units, not cents.
-    return (rounded.cast(pl.Decimal(38, 2)) * pl.lit(Decimal("0.01"))).cast(REVENUE).alias("avg_basket")
+    return table.filter((pl.col("net_revenue") + pl.col("vat")) != pl.col("revenue"))
 
 
 def _date_parts() -> list[pl.Expr]:
@@ -161,9 +162,13 @@ def aggregate_product_monthly(silver: pl.LazyFrame, products: pl.LazyFrame) -> p
     return _finish(with_products, ProductMonthlySales, order=["year", "product_id", "month"])
 
 
-def aggregate_product_yearly(product_monthly: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per year and product, rolled up from product_monthly (a transaction lies in one month)."""
-    return _summarize(product_monthly, rolled_up_measures(), ProductYearlySales)
+def aggregate_product_yearly(product_monthly: pl.LazyFrame, products: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per year and product, rolled up from product_monthly (a transaction lies in one month), with
+    the product's EAN, unit size, VAT class and listing status from the products dimension."""
+    keys = ["year", "product_id", *PRODUCT_ATTRIBUTES]
+    yearly = product_monthly.group_by(keys).agg(rolled_up_measures())
+    details = products.select("product_id", *PRODUCT_DETAILS).unique("product_id", keep="first")
+    return _finish(yearly.join(details, on="product_id", how="left"), ProductYearlySales)
 
 
 def aggregate_region_category_daily(silver: pl.LazyFrame) -> pl.LazyFrame:
@@ -186,7 +191,7 @@ def top_products_monthly(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: in
     group = ["year", "month", "state_code", "category"]
     summed = (
         silver.group_by("month", "state_code", "product_id")
-        .agg(*line_measures("revenue", "units", "lines"), pl.col("year").first())
+        .agg(*line_measures("revenue", "units", "lines", "vat", "net_revenue"), pl.col("year").first())
         .join(products.select("product_id", *PRODUCT_ATTRIBUTES), on="product_id", how="left")
     )
     order = (pl.col("revenue") * 100).cast(pl.Int64) * PRODUCT_ID_SPAN - pl.col("product_id")
@@ -195,6 +200,37 @@ def top_products_monthly(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: in
         .sort([*group, "revenue", "product_id"], descending=[False] * len(group) + [True, False])
         .select(list(polars_schema(TopProductsMonthly)))
     )
+
+
+def aggregate_hourly_weekday(silver: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per year, weekday and hour with sales; a transaction has one time, so counts add up."""
+    return _summarize(silver, line_measures(), HourlyWeekdaySales)
+
+
+def discount_bucket() -> pl.Expr:
+    """Each line's discount bucket (`reference.DISCOUNT_BUCKETS`), compared exactly in integer cents."""
+    discount, gross = cents(pl.col("discount")), cents(pl.col("quantity") * pl.col("unit_price"))
+    (first, _), *rest = DISCOUNT_BUCKETS
+    bucket = pl.when(discount <= 0).then(pl.lit(first))
+    for name, upper_percent in rest:
+        bucket = bucket.when(discount * 100 <= gross * upper_percent).then(pl.lit(name))
+    return bucket.otherwise(pl.lit(rest[-1][0])).alias("discount_bucket")
+
+
+def aggregate_discount_depth(silver: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per year, month and discount bucket with sales; transactions do not add up across buckets."""
+    return _summarize(silver.with_columns(discount_bucket()), line_measures(), DiscountDepthSales)
+
+
+def aggregate_product_weekly(silver: pl.LazyFrame, products: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per ISO week (its Monday, `week_start`) and product with sales, within the partition's year.
+
+    As in weekly_sales, a week spanning New Year has a row in each year with that year's days. Rows are
+    ordered by product, then week, so a product's id and name compress to runs.
+    """
+    weekly = silver.group_by("year", "week_start", "product_id").agg(line_measures())
+    with_products = weekly.join(products.select("product_id", *PRODUCT_ATTRIBUTES), on="product_id", how="left")
+    return _finish(with_products, ProductWeeklySales, order=["year", "product_id", "week_start"])
 
 
 def calendar_days(calendar: pl.LazyFrame, year: int) -> pl.LazyFrame:
@@ -274,7 +310,16 @@ GOLD_TABLES: tuple[GoldTable, ...] = (
         lambda s: aggregate_product_monthly(s.need("silver"), s.need("products")),
     ),
     GoldTable(
-        "product_yearly_sales", ("product_monthly",), lambda s: aggregate_product_yearly(s.need("product_monthly"))
+        "product_yearly_sales",
+        ("product_monthly", "products"),
+        lambda s: aggregate_product_yearly(s.need("product_monthly"), s.need("products")),
+    ),
+    GoldTable("hourly_weekday_sales", ("silver",), lambda s: aggregate_hourly_weekday(s.need("silver"))),
+    GoldTable("discount_depth_sales", ("silver",), lambda s: aggregate_discount_depth(s.need("silver"))),
+    GoldTable(
+        "product_weekly_sales",
+        ("silver", "products"),
+        lambda s: aggregate_product_weekly(s.need("silver"), s.need("products")),
     ),
     GoldTable(
         "top_products_monthly",

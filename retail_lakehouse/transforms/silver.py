@@ -5,7 +5,7 @@ streaming engine, on a 17M-row year. Every bronze line lands in exactly one of t
 `silver + quarantine == bronze` row for row, and the quarantine says why each rejected line was rejected.
 
 The rules, in the order they are applied (the first that fails is the reason; names from
-`settings.QUARANTINE_REASONS`):
+`reference.QUARANTINE_REASONS`):
 
 1. Duplicates of a `(transaction_id, line_number)`: identical copies keep the first and reject the others as
    `duplicate`; copies that differ anywhere are all rejected as `conflicting_duplicate`, since there is no
@@ -20,10 +20,14 @@ The rules, in the order they are applied (the first that fails is the reason; na
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import polars as pl
 
+from retail_lakehouse.reference import VAT_PERIODS, VatPeriod
 from retail_lakehouse.schemas import (
+    LINE_MONEY,
+    VAT_RATE,
     BronzeTransactions,
     SilverCalendar,
     SilverProducts,
@@ -39,7 +43,7 @@ BRONZE_COLUMNS: tuple[str, ...] = tuple(polars_schema(BronzeTransactions))
 SILVER_COLUMNS: tuple[str, ...] = tuple(polars_schema(SilverTransactions))
 QUARANTINE_COLUMNS: tuple[str, ...] = tuple(polars_schema(TransactionsQuarantine))
 DERIVED_COLUMNS = ("date", "year", "month", "week_start", "weekday", "hour")
-ENRICHED_COLUMNS = ("state_code", "region", "category")
+ENRICHED_COLUMNS = ("state_code", "region", "category", "vat_rate", "vat")
 LABELED_COLUMNS: tuple[str, ...] = (*BRONZE_COLUMNS, *DERIVED_COLUMNS, *ENRICHED_COLUMNS, "reason")
 
 
@@ -93,7 +97,8 @@ def split_transactions(
         rows.join(rejected, on=_ROW, how="anti", maintain_order="left")
         .join(_store_attributes(stores).drop(_STORE_KNOWN), on="store_id", how="left", maintain_order="left")
         .join(_product_attributes(products).drop(_PRODUCT_KNOWN), on="product_id", how="left", maintain_order="left")
-        .with_columns(_derived_columns())
+        .with_columns(*_derived_columns(), vat_rate())
+        .with_columns(line_vat())
         .select(SILVER_COLUMNS)
     )
     quarantine = (
@@ -131,7 +136,8 @@ def label_transactions(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.
     `reason` is null for a line that passes every rule. `year` here is the year of `transaction_ts` (it
     differs from the partition's year on `wrong_year` lines).
     """
-    return _labels(bronze, stores, products, year).with_columns(_derived_columns()).select(LABELED_COLUMNS)
+    labels = _labels(bronze, stores, products, year).with_columns(*_derived_columns(), vat_rate())
+    return labels.with_columns(line_vat()).select(LABELED_COLUMNS)
 
 
 def _numbered(bronze: pl.LazyFrame) -> pl.LazyFrame:
@@ -254,7 +260,7 @@ def _store_attributes(stores: pl.LazyFrame) -> pl.LazyFrame:
 def _product_attributes(products: pl.LazyFrame) -> pl.LazyFrame:
     """The product columns silver carries, one row per product so the join cannot multiply lines."""
     return (
-        products.select("product_id", "category")
+        products.select("product_id", "category", "vat_class")
         .unique("product_id", keep="first", maintain_order=True)
         .with_columns(pl.lit(True).alias(_PRODUCT_KNOWN))
     )
@@ -284,6 +290,41 @@ def _reason(year: int) -> pl.Expr:
     for reason, failed in rest:
         chain = chain.when(failed).then(pl.lit(reason))
     return chain.otherwise(pl.lit(None, dtype=pl.String))
+
+
+def vat_rate(ts: str = "transaction_ts", vat_class: str = "vat_class") -> pl.Expr:
+    """The VAT rate in percent that applied to a line on its day, by its product's VAT class.
+
+    From `reference.VAT_PERIODS`: 19 % and 7 %, and 16 % and 5 % from 1 July to 31 December 2020. Null where
+    the product (and so its class) is unknown; such a line is quarantined anyway.
+    """
+    day, vat_class_of = pl.col(ts).dt.date(), pl.col(vat_class)
+
+    def percent(period: VatPeriod) -> pl.Expr:
+        by_class = pl.when(vat_class_of == "standard").then(period.standard)
+        return by_class.when(vat_class_of == "reduced").then(period.reduced).cast(VAT_RATE)
+
+    first, *rest = VAT_PERIODS
+    rate = pl.when(day.is_between(first.first_day, first.last_day)).then(percent(first))
+    for period in rest:
+        rate = rate.when(day.is_between(period.first_day, period.last_day)).then(percent(period))
+    return rate.otherwise(None).alias("vat_rate")
+
+
+def line_vat(line_total: str = "line_total", rate: str = "vat_rate") -> pl.Expr:
+    """The VAT in a line's gross `line_total` at its `vat_rate`: gross * rate / (100 + rate), rounded half away
+    from zero to the cent.
+
+    The one rounding rule for VAT in the lakehouse: gold only sums it, so `net_revenue + vat == revenue` at
+    every grain. Computed once per line, here, in integers (cents, and the rate in basis points: 19.00 % is
+    1900), never through a float; an Int64 holds any Decimal(12, 2) times 2 * 10,000.
+    """
+    gross = pl.col(line_total).to_physical().cast(pl.Int64)  # a scale-2 Decimal's integer: cents
+    basis_points = pl.col(rate).to_physical().cast(pl.Int64)
+    divisor = 10_000 + basis_points
+    cents = (gross.abs() * basis_points * 2 + divisor) // (divisor * 2) * gross.sign()
+    # Back to Decimal by multiplying: casting an integer to Decimal reads it as units, not cents.
+    return (cents.cast(pl.Decimal(38, 2)) * pl.lit(Decimal("0.01"))).cast(LINE_MONEY).alias("vat")
 
 
 def _derived_columns() -> list[pl.Expr]:
