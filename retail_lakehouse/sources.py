@@ -47,26 +47,16 @@ def transaction_generator(
 
 def bronze_stores(settings: Settings) -> pl.DataFrame:
     """The store master data, validated against the bronze contract."""
-    lakehouse = Lakehouse(settings.data_dir)
-    from_landing = settings.source == "landing"
-    frame = (
-        landing.read_stores(lakehouse)
-        if from_landing
-        else generate_stores(settings.stores, settings.seed, settings.years)
-    )
-    return BronzeStores.validate(frame, lazy=True)
+    if settings.source == "landing":
+        return BronzeStores.validate(landing.read_stores(Lakehouse(settings.data_dir)), lazy=True)
+    return BronzeStores.validate(generate_stores(settings.stores, settings.seed, settings.years), lazy=True)
 
 
 def bronze_products(settings: Settings) -> pl.DataFrame:
     """The product master data, validated against the bronze contract."""
-    lakehouse = Lakehouse(settings.data_dir)
-    from_landing = settings.source == "landing"
-    frame = (
-        landing.read_products(lakehouse)
-        if from_landing
-        else generate_products(settings.products, settings.seed, settings.years)
-    )
-    return BronzeProducts.validate(frame, lazy=True)
+    if settings.source == "landing":
+        return BronzeProducts.validate(landing.read_products(Lakehouse(settings.data_dir)), lazy=True)
+    return BronzeProducts.validate(generate_products(settings.products, settings.seed, settings.years), lazy=True)
 
 
 def bronze_calendar(settings: Settings) -> pl.DataFrame:

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.dashboard_load import callback_body
 from dashboard.app import GRAPHS, PICKERS, create_app, render_page, table_csv
 from dashboard.views import BadAddress, known_filters, parse_view
 from retail_lakehouse.schemas import CATEGORIES, STATE_CODES
@@ -194,24 +195,6 @@ def test_addresses_of_issue_10_8_get_a_sentence(gold: Path, search: str, message
     page = render_page(gold, search)
     assert message in str(page["message"]) and "Back to the latest year" in str(page["message"])
     assert len(str(page["message"])) < 1000  # a 200-digit year is cut short in the sentence
-
-
-def callback_body(dependencies: list[dict[str, Any]], values: dict[str, Any], changed: str) -> dict[str, Any]:
-    """The JSON the Dash renderer posts to /_dash-update-component for the callback with input `changed`.
-
-    `dependencies` is what the page reads from /_dash-dependencies; `values` are the inputs' values by
-    `id.property` (None where not given), `changed` the input that fired.
-    """
-    spec = next(d for d in dependencies if any(f"{i['id']}.{i['property']}" == changed for i in d["inputs"]))
-    output = spec["output"]
-    names = output.strip(".").split("...") if output.startswith("..") else [output]
-    return {
-        "output": output,
-        "outputs": [dict(zip(("id", "property"), name.rsplit(".", 1), strict=True)) for name in names],
-        "inputs": [dict(i, value=values.get(f"{i['id']}.{i['property']}")) for i in spec["inputs"]],
-        "changedPropIds": [changed],
-        "state": [dict(i, value=values.get(f"{i['id']}.{i['property']}")) for i in spec["state"]],
-    }
 
 
 def page_callback(search: Any, states: Any = None, **clicks: Any) -> tuple[dict[str, Any], str]:
