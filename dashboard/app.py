@@ -106,6 +106,9 @@ def create_app(data_dir: Path) -> dash.Dash:
             "daily_style": Output("daily-card", "style"),
             "daily_title": Output("daily-title", "children"),
             "daily": Output("daily-graph", "figure"),
+            "heatmap_style": Output("heatmap-card", "style"),
+            "heatmap_title": Output("heatmap-title", "children"),
+            "heatmap": Output("heatmap-graph", "figure"),
             "closed": Output("closed", "children"),
             "charts_style": Output("charts", "style"),
             # Cleared after each click, so clicking the same bar again (after going back) fires again.
@@ -176,7 +179,8 @@ _OUTPUT_NAMES = (
     "search", "states", "categories", "message", "body_style", "breadcrumb", "heading", "steps", "kpis",
     "trend_title", "week_links", "trend", "trend_note", "state_title", "states_figure", "category_title",
     "categories_figure", "tables", "year_options", "year_value", "month_options", "month_value", "week_options",
-    "week_value", "daily_style", "daily_title", "daily", "closed", "charts_style",
+    "week_value", "daily_style", "daily_title", "daily", "heatmap_style", "heatmap_title", "heatmap", "closed",
+    "charts_style",
 )  # fmt: skip
 
 
@@ -242,6 +246,9 @@ def _layout() -> html.Div:
                         ),
                         html.Section(id="daily-card", className="card", style=HIDDEN, children=[
                             html.H3(id="daily-title"), _graph("daily-graph", height=300),
+                        ]),
+                        html.Section(id="heatmap-card", className="card", style=HIDDEN, children=[
+                            html.H3(id="heatmap-title"), _graph("heatmap-graph", height=300),
                         ]),
                         html.Div(className="grid", children=[card("state-title", "state-graph"),
                                                              card("category-title", "category-graph")]),
@@ -441,6 +448,7 @@ def _render_view(data_dir: Path, years: Sequence[int], view: View) -> dict[str, 
         "kpis": _kpis(totals, previous, filters),
         **_trend(data_dir, years, view, period, stores),
         **_daily(data_dir, view, period),
+        **_heatmap(data_dir, years, view),
         "state_title": "By federal state" + (" · " + _categories_note(filters) if filters.categories else ""),
         "states_figure": figures.states_figure(
             data.sales_per_state(data_dir, period.start, period.end, Filters(categories=filters.categories)),
@@ -512,6 +520,21 @@ def _daily(data_dir: Path, view: View, period: Period) -> dict[str, Any]:
     per_day = data.daily_revenue(data_dir, period.start, period.end, view.filters)
     title = f"Revenue per day and its {data.MOVING_AVERAGE_DAYS}-day average, {period.label} · click a day"
     return {"daily_style": SHOWN, "daily_title": title, "daily": figures.daily_figure(per_day)}
+
+
+def _heatmap(data_dir: Path, years: Sequence[int], view: View) -> dict[str, Any]:
+    """Across a year or all years: revenue by hour and weekday (hidden at the other levels)."""
+    if view.level not in ("all", "year"):
+        return {"heatmap_style": HIDDEN, "heatmap_title": None, "heatmap": {}}
+    if view.level == "all":
+        per_hour, scope = data.sales_per_hour_and_weekday(data_dir), f"{min(years)}–{max(years)}"
+    else:
+        assert view.year is not None
+        per_hour, scope = data.sales_per_hour_and_weekday(data_dir, [view.year]), str(view.year)
+    title = f"Revenue by hour and weekday, {scope}"
+    if view.filters.active:  # gold's hour table has no states or categories
+        title += " · every state and category (the filters do not apply here)"
+    return {"heatmap_style": SHOWN, "heatmap_title": title, "heatmap": figures.heatmap_figure(per_hour)}
 
 
 def _breadcrumb(view: View) -> list[Any]:
@@ -643,7 +666,8 @@ def _trend(
 def products_in_view(data_dir: Path, view: View, period: Period) -> tuple[pl.DataFrame, str, bool]:
     """The top products table of the view: its rows, what period they cover, and whether they are exact.
 
-    A week or a day shows its month's products, since products are summed by month in gold.
+    A week shows its own products (`product_weekly_sales`) unless states are filtered (that table has no
+    states); a day, and a state-filtered week, show their month's products, summed by month in gold.
     """
     if view.level == "all":
         year, month, scope = None, None, f"all years ({period.label})"
@@ -651,6 +675,9 @@ def products_in_view(data_dir: Path, view: View, period: Period) -> tuple[pl.Dat
         year, month, scope = view.year, None, str(view.year)
     elif view.level == "month":
         year, month, scope = view.year, view.month, period.label
+    elif view.level == "week" and view.week is not None and not view.filters.states:
+        products = data.top_products_of_week(data_dir, view.week, view.filters)
+        return products, week_label(view.week), True
     else:
         # A week belongs to the month of its Thursday, as ISO weeks belong to the year of theirs.
         anchor = view.day if view.day is not None else period.start + timedelta(days=3)

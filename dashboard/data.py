@@ -298,6 +298,23 @@ def top_products(
     rows = _keep(read_gold(data_dir, table, None if year is None else [year]), filters)
     if month is not None:
         rows = rows.filter(pl.col("month") == month)
+    return _best_products(rows, n)
+
+
+def top_products_of_week(data_dir: Path, monday: date, filters: Filters = NO_FILTERS, n: int = 10) -> pl.DataFrame:
+    """The `n` products with the most revenue in the ISO week starting `monday` (columns as `top_products`).
+
+    From `product_weekly_sales`, which has categories but no states: with a state filter, use `top_products`
+    of the week's month instead. A week spanning New Year has rows in both years' partitions; both are summed.
+    """
+    if filters.states:
+        raise ValueError("product_weekly_sales has no federal states: a state-filtered week has no exact products")
+    years = {monday.year, (monday + timedelta(days=6)).year}
+    rows = _keep(read_gold(data_dir, "product_weekly_sales", years), filters)
+    return _best_products(rows.filter(pl.col("week_start") == monday), n)
+
+
+def _best_products(rows: pl.DataFrame, n: int) -> pl.DataFrame:
     # Sum by the integer id alone (grouping by the name columns too costs several times more at 100M lines),
     # then look up the names of the `n` winners.
     best = (
@@ -315,6 +332,14 @@ def top_products(
         .select("product_id", "product_name", "brand", "category", "revenue", "units")
         .sort(["revenue", "product_id"], descending=[True, False])
     )
+
+
+def sales_per_hour_and_weekday(data_dir: Path, years: Iterable[int] | None = None) -> pl.DataFrame:
+    """One row per weekday (1 = Monday) and hour with sales in `years` (all years if None), with the measures.
+
+    `hourly_weekday_sales` has neither states nor categories, so this is always the whole chain's pattern.
+    """
+    return _summed(read_gold(data_dir, "hourly_weekday_sales", years), ["weekday", "hour"])
 
 
 def top_stores(data_dir: Path, day: date, filters: Filters = NO_FILTERS, n: int = 10) -> pl.DataFrame:

@@ -17,7 +17,7 @@ import plotly.io as pio
 import polars as pl
 
 from dashboard.format import PLOTLY_SEPARATORS, change
-from dashboard.views import MONTH_ABBR, STATE_NAMES
+from dashboard.views import MONTH_ABBR, STATE_NAMES, WEEKDAY_ABBR
 
 Figure = dict[str, Any]
 
@@ -154,6 +154,30 @@ def daily_figure(per_day: pl.DataFrame) -> Figure:
                 "hovertemplate": "7-day average: " + MONEY_HOVER + "<extra></extra>"},
     ]  # fmt: skip
     return _figure(traces, xaxis={"type": "date", "hoverformat": "%a %d.%m.%Y"}, hovermode="x unified")
+
+
+def heatmap_figure(per_hour: pl.DataFrame) -> Figure:
+    """Revenue per weekday (rows, Monday on top, Sunday kept) and hour (columns, the hours with any sales);
+    a blank cell is an hour without sales, not zero drawn as a colour."""
+    revenue = {(r["weekday"], r["hour"]): float(r["revenue"]) for r in per_hour.iter_rows(named=True)}
+    sold_hours = sorted({hour for _, hour in revenue})
+    hours = list(range(sold_hours[0], sold_hours[-1] + 1)) if sold_hours else []
+    trace = {
+        "type": "heatmap",
+        "x": [f"{hour:02d}:00" for hour in hours],
+        "y": list(WEEKDAY_ABBR),
+        "z": [[revenue.get((weekday, hour)) for hour in hours] for weekday in range(1, 8)],
+        "colorscale": [[0, "#eff6ff"], [1, BLUE]],
+        "hoverongaps": False,
+        "xgap": 1,
+        "ygap": 1,
+        "colorbar": {"tickformat": ",.0f", "ticksuffix": " €", "thickness": 12},
+        "hovertemplate": "%{y} %{x}: %{z:,.0f} €<extra></extra>",
+    }
+    figure = _figure([trace])
+    figure["layout"]["xaxis"] = {"automargin": True, "type": "category"}
+    figure["layout"]["yaxis"] = {"automargin": True, "type": "category", "autorange": "reversed"}
+    return figure
 
 
 def stores_figure(stores: pl.DataFrame) -> Figure:

@@ -1,4 +1,4 @@
-"""The `lakehouse` command: generate, run, summary, history, rollback and dashboard.
+"""The `lakehouse` command: generate, run, summary, history, rollback, report and dashboard.
 
 Errors the lakehouse knows about (bad settings, malformed files, unknown partitions, missing data) are
 printed as one line, `error: ...`, with exit status 2; a failed Dagster run exits with status 1.
@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("history", help="list the published versions: when, which run, rows per year")
     rollback = commands.add_parser("rollback", help="publish an earlier version again, every table together")
     rollback.add_argument("version", type=int, help="a catalog version from `lakehouse history`")
+    report = commands.add_parser("report", help="print a year's business report and write it as CSV files and HTML")
+    report.add_argument("--year", help="the year to report on (default: the latest published)")
+    report.add_argument("--out", help="the folder to write into (default: ./report-<year>)")
     dashboard = commands.add_parser("dashboard", help="serve the dashboard on the gold tables")
     dashboard.add_argument("--host", default="127.0.0.1")
     dashboard.add_argument("--port", default="8050", help="TCP port from 1 to 65535 (default 8050)")
@@ -59,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _history(settings)
         if args.command == "rollback":
             return _rollback(settings, args.version)
+        if args.command == "report":
+            return _business_report(settings, args.year, args.out)
         from dashboard.server import serve
 
         port = _tcp_port(args.port)
@@ -104,6 +109,25 @@ def _rollback(settings: Settings, version: int) -> int:
     writer.acquire(lakehouse, "`lakehouse rollback`")
     snapshot = rollback(Catalog(lakehouse), version, run_id="rollback")
     print(f"published catalog version {snapshot.version}: the tables of version {version}")
+    return 0
+
+
+def _business_report(settings: Settings, year_text: str | None, out: str | None) -> int:
+    from pathlib import Path
+
+    from retail_lakehouse.report import load_report, render_text, write_report
+
+    year = None
+    if year_text is not None:
+        if not year_text.strip().isdigit():
+            raise LakehouseError(f"--year {year_text!r} is not a year: give one such as 2024")
+        year = int(year_text)
+    _require_data_root(settings)
+    report = load_report(settings.data_dir, year)
+    out_dir = Path(out) if out else Path(f"report-{report.year}")
+    written = write_report(report, out_dir)
+    print(render_text(report))
+    print(f"Wrote {len(written) - 1} CSV files and {written[-1].name} into {out_dir.resolve()}")
     return 0
 
 

@@ -297,6 +297,24 @@ def test_pickers_daily_line_downloads_and_a_closed_day(
 
     assert average["y"] == pytest.approx([expected_average(d) for d in days])
 
+    # The year's hour x weekday heatmap: gold's hourly_weekday_sales cell by cell, blank where nothing sold.
+    hourly = gold(dashboard_data_dir, "hourly_weekday_sales").filter(pl.col("year") == year)
+    expected_cells = {(w, h): float(r) for w, h, r in hourly.select("weekday", "hour", "revenue").iter_rows()}
+    page.wait_for_function("() => document.querySelector('#heatmap-graph .js-plotly-plot')?.data")
+    cells = page.evaluate(
+        """() => { const t = document.querySelector('#heatmap-graph .js-plotly-plot').data[0];
+                   return {x: Array.from(t.x), z: Array.from(t.z, row => Array.from(row))}; }"""
+    )
+    hours = [int(label[:2]) for label in cells["x"]]
+    assert hours == list(range(min(h for _, h in expected_cells), max(h for _, h in expected_cells) + 1))
+    shown_cells = {
+        (weekday, hours[i]): value
+        for weekday, row in enumerate(cells["z"], start=1)
+        for i, value in enumerate(row)
+        if value is not None
+    }
+    assert shown_cells == pytest.approx(expected_cells)
+
     # Straight to March by the month picker, to week 11 by the week picker, back to a year by the year picker.
     pick(page, "month-picker", "March")
     wait_for_query(page, f"year={year}&month=3")
@@ -304,6 +322,21 @@ def test_pickers_daily_line_downloads_and_a_closed_day(
     pick(page, "week-picker", re.compile(r"^Week 11 ·"))
     wait_for_query(page, f"week={year}-W11")
     wait_for_heading(page, f"Week 11/{year}")
+    # The week's own top products (product_weekly_sales), not its month's.
+    monday = date.fromisocalendar(year, 11, 1)
+    week_products = (
+        gold(dashboard_data_dir, "product_weekly_sales")
+        .filter(pl.col("week_start") == monday)
+        .group_by("product_id", "product_name")
+        .agg(pl.col("revenue").sum())
+        .sort(["revenue", "product_id"], descending=[True, False])
+        .head(10)
+    )
+    assert page.locator("#top-products h3").inner_text().startswith(f"Top products of Week 11/{year}")
+    rows = page.locator("#top-products tbody tr")
+    assert [rows.nth(i).locator("td").nth(1).inner_text() for i in range(rows.count())] == week_products[
+        "product_name"
+    ].to_list()
     pick(page, "year-picker", str(years[0]))
     wait_for_query(page, f"year={years[0]}")
     wait_for_heading(page, str(years[0]))

@@ -141,9 +141,12 @@ def write_hand_made_gold(data_dir: Path) -> Path:
         {"year": y, "month": m, "state_code": s, **product(p), "revenue": D(r), "units": u, "lines": n}
         for y, m, s, p, r, u, n in top
     ])  # fmt: skip
-    # Every sale above was on a Tuesday, without discount; the hours are not shown, say 10:00.
+    # Every sale above was on a Tuesday, without discount. Hours: 5 March at 9:00, 12 March at 10:00, 2 April at
+    # 17:00, 14 March 2023 at 10:00.
     write_table(data_dir, "hourly_weekday_sales", [
-        {"year": 2024, "weekday": 2, "hour": 10, **measures("43.85", 11, 6, 8)},
+        {"year": 2024, "weekday": 2, "hour": 9, **measures("7.00", 2, 1, 1)},
+        {"year": 2024, "weekday": 2, "hour": 10, **measures("35.75", 8, 4, 6)},
+        {"year": 2024, "weekday": 2, "hour": 17, **measures("1.10", 1, 1, 1)},
         {"year": 2023, "weekday": 2, "hour": 10, **measures("30.00", 5, 3, 3)},
     ])  # fmt: skip
     write_table(data_dir, "discount_depth_sales", [

@@ -1,7 +1,10 @@
 """The seed views of issue 13.5 on the hand-made gold of test_dashboard_data: the daily line with its 7-day
-average, closed days in a sentence, CSV downloads of the table in view, and the year/month/week pickers.
+average, closed days in a sentence, CSV downloads of the table in view, the year/month/week pickers, the hour x
+weekday heatmap and a week's own top products.
 
-Sales in that gold, by day: 2023-03-14 30.00 €; 2024-03-05 7.00 €; 2024-03-12 35.75 €; 2024-04-02 1.10 €.
+Sales in that gold, by day: 2023-03-14 30.00 €; 2024-03-05 7.00 €; 2024-03-12 35.75 €; 2024-04-02 1.10 €, all
+Tuesdays, at 10:00, 9:00, 10:00 and 17:00. By ISO week and product: week 10/2024 Bread 7.00 € (2 units);
+week 11/2024 Bread 15.50 € (4), Cola 20.25 € (4); week 14/2024 Cola 1.10 € (1); week 11/2023 Cola 30.00 € (5).
 Holidays: Epiphany (6 January 2024) in BY only, Good Friday (29 March 2024) in BY and NW.
 """
 
@@ -20,7 +23,7 @@ from dashboard import data
 from dashboard.app import _picker_outputs, render_page, table_csv
 from dashboard.data import Filters
 from dashboard.views import BadAddress, View, picked_view
-from retail_lakehouse_tests.test_dashboard_data import write_hand_made_gold
+from retail_lakehouse_tests.test_dashboard_data import measures, write_hand_made_gold, write_table
 
 D = Decimal
 YEARS = [2023, 2024]
@@ -166,3 +169,81 @@ def test_a_picker_changes_the_address(gold: Path) -> None:
     assert page["search"] == "?week=2024-W14&state=NW" and page["heading"][0].startswith("Week 14/2024")
     refused = render_page(gold, "?year=2024", None, None, "month-picker", None, "13")
     assert "There is no month 13" in str(refused["message"]) and refused["search"] is dash.no_update
+
+
+def test_hours_and_weekdays_of_a_year_and_of_all_years(gold: Path) -> None:
+    columns = ("weekday", "hour", "revenue", "transactions", "avg_basket")
+    assert data.sales_per_hour_and_weekday(gold, [2024]).select(columns).rows() == [
+        (2, 9, D("7.00"), 1, D("7.00")),
+        (2, 10, D("35.75"), 4, D("8.94")),  # 35.75 / 4 = 8.9375
+        (2, 17, D("1.10"), 1, D("1.10")),
+    ]
+    assert data.sales_per_hour_and_weekday(gold).select(columns).rows() == [
+        (2, 9, D("7.00"), 1, D("7.00")),
+        (2, 10, D("65.75"), 7, D("9.39")),  # 2023's 30.00 in 3 baskets added: 65.75 / 7 = 9.3928...
+        (2, 17, D("1.10"), 1, D("1.10")),
+    ]
+
+
+def test_the_year_and_all_years_views_draw_the_heatmap(gold: Path) -> None:
+    year = render_page(gold, "?year=2024")
+    assert year["heatmap_style"] == {} and year["heatmap_title"] == "Revenue by hour and weekday, 2024"
+    (cells,) = year["heatmap"]["data"]
+    assert cells["y"] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert cells["x"] == [f"{h:02d}:00" for h in range(9, 18)]  # 9:00 to 17:00, the hours between blank
+    tuesday = [None] * 9
+    tuesday[0], tuesday[1], tuesday[8] = 7.0, 35.75, 1.1
+    assert cells["z"] == [[None] * 9, tuesday] + [[None] * 9] * 5
+    everything = render_page(gold, "?view=all&state=BY")
+    assert everything["heatmap_title"] == (
+        "Revenue by hour and weekday, 2023–2024 · every state and category (the filters do not apply here)"
+    )
+    assert everything["heatmap"]["data"][0]["z"][1][1] == 65.75
+    for search in ("?year=2024&month=3", "?week=2024-W11", "?year=2024&month=3&day=12"):
+        assert render_page(gold, search)["heatmap_style"] == {"display": "none"}
+
+
+def test_a_week_shows_its_own_top_products(gold: Path) -> None:
+    def named(frame: pl.DataFrame) -> list[tuple[Any, ...]]:
+        return frame.select("product_name", "revenue", "units").rows()
+
+    # March's top product is Bread (22.50 €), but in week 11 Cola sold more.
+    assert named(data.top_products_of_week(gold, date(2024, 3, 11))) == [
+        ("Cola", D("20.25"), 4),
+        ("Bread", D("15.50"), 4),
+    ]
+    assert named(data.top_products_of_week(gold, date(2024, 3, 4))) == [("Bread", D("7.00"), 2)]
+    bakery = Filters(categories=("Bakery",))
+    assert named(data.top_products_of_week(gold, date(2024, 3, 11), bakery)) == [("Bread", D("15.50"), 4)]
+    assert data.top_products_of_week(gold, date(2024, 3, 18)).height == 0
+    name, text = table_csv(gold, "?week=2024-W11", "products")  # type: ignore[misc]
+    assert name == "2024-W11_top-products.csv" and text.splitlines()[1:] == [
+        "1,2,Cola,Brause,Beverages,20.25,4",
+        "2,1,Bread,Backhaus,Bakery,15.50,4",
+    ]
+    assert "Top products of Week 11/2024 (11.03.–17.03.2024)" in str(render_page(gold, "?week=2024-W11")["tables"])
+
+
+def test_a_state_filtered_week_shows_its_months_products(gold: Path) -> None:
+    # product_weekly_sales has no states: BY's March from top_products_monthly (Cola 20.25 €, Bread 17.50 €).
+    _, text = table_csv(gold, "?week=2024-W11&state=BY", "products")  # type: ignore[misc]
+    assert text.splitlines()[1:] == ["1,2,Cola,Brause,Beverages,20.25,4", "2,1,Bread,Backhaus,Bakery,17.50,5"]
+    assert "Top products of March 2024 (the selected week's month" in str(
+        render_page(gold, "?week=2024-W11&state=BY")["tables"]
+    )
+
+
+def test_a_week_across_new_year_sums_both_years_partitions(tmp_path: Path) -> None:
+    monday = date(2024, 12, 30)  # week 1 of 2025: Monday and Tuesday in 2024, the rest in 2025
+    bread = {"product_id": 1, "product_name": "Bread", "category": "Bakery", "brand": "Backhaus"}
+    cola = {"product_id": 2, "product_name": "Cola", "category": "Beverages", "brand": "Brause"}
+    write_table(tmp_path, "product_weekly_sales", [
+        {"year": 2024, "week_start": monday, **bread, **measures("5.00", 2, 1, 1)},
+        {"year": 2025, "week_start": monday, **bread, **measures("3.00", 1, 1, 1)},
+        {"year": 2025, "week_start": monday, **cola, **measures("6.00", 3, 2, 2)},
+    ])  # fmt: skip
+    products = data.top_products_of_week(tmp_path, monday)
+    assert products.select("product_name", "revenue", "units").rows() == [
+        ("Bread", D("8.00"), 3),
+        ("Cola", D("6.00"), 3),
+    ]
