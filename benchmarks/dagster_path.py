@@ -29,7 +29,8 @@ from benchmarks.measure import tree_rss
 def timed(command: list[str], environment: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (GB) of a command's whole process tree."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tempfile.TemporaryFile(mode="w+")  # Dagster logs a lot: a pipe nobody reads would block it
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=log, text=True)
     peak = 0
     watched = psutil.Process(process.pid)
     while process.poll() is None:
@@ -37,7 +38,8 @@ def timed(command: list[str], environment: dict[str, str]) -> tuple[float, float
             peak = max(peak, tree_rss(watched))
         time.sleep(0.05)
     if process.returncode:
-        sys.exit(f"{' '.join(command[:3])} failed: {(process.stderr.read().strip().splitlines() or ['?'])[-1]}")
+        log.seek(0)
+        sys.exit(f"{' '.join(command[:3])} failed: {(log.read().strip().splitlines() or ['?'])[-1]}")
     return time.perf_counter() - started, peak / 2**30
 
 
