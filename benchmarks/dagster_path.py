@@ -28,19 +28,20 @@ from benchmarks.measure import tree_rss
 
 def timed(command: list[str], environment: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (GB) of a command's whole process tree."""
-    started = time.perf_counter()
-    log = tempfile.TemporaryFile(mode="w+")  # Dagster logs a lot: a pipe nobody reads would block it
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=log, text=True)
-    peak = 0
-    watched = psutil.Process(process.pid)
-    while process.poll() is None:
-        with contextlib.suppress(psutil.Error):
-            peak = max(peak, tree_rss(watched))
-        time.sleep(0.05)
-    if process.returncode:
-        log.seek(0)
-        sys.exit(f"{' '.join(command[:3])} failed: {(log.read().strip().splitlines() or ['?'])[-1]}")
-    return time.perf_counter() - started, peak / 2**30
+    with tempfile.TemporaryFile(mode="w+") as log:  # Dagster logs a lot: a pipe nobody reads would block it
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=log, text=True)
+        peak = 0
+        watched = psutil.Process(process.pid)
+        while process.poll() is None:
+            with contextlib.suppress(psutil.Error):
+                peak = max(peak, tree_rss(watched))
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        if process.returncode:
+            log.seek(0)
+            sys.exit(f"{' '.join(command[:3])} failed: {(log.read().strip().splitlines() or ['?'])[-1]}")
+    return seconds, peak / 2**30
 
 
 def main() -> None:
