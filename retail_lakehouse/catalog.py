@@ -6,6 +6,8 @@ the dimensions) visible in one atomic step: a new catalog snapshot naming the pu
 every table. Snapshots are numbered files `_catalog/snapshots/<version>.json`, each created exclusively and
 never changed, so the newest one is the published state; a kill at any moment leaves either the previous
 snapshot or the complete new one. `history` lists them and `rollback` publishes an earlier one again.
+Under an `s3://` root the same names are records created by a conditional commit (see storage.py), and the
+audit verdicts are objects.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from retail_lakehouse.errors import LakehouseError, StorageError
-from retail_lakehouse.storage import WHOLE_TABLE, Lakehouse, create_exclusively
+from retail_lakehouse.storage import WHOLE_TABLE, Lakehouse, Location
 
 SNAPSHOT_DIGITS = 8
 SNAPSHOT_NAME = re.compile(r"^(\d{8})\.json$")
@@ -80,25 +82,28 @@ class Catalog:
     lakehouse: Lakehouse
 
     @property
-    def _snapshots(self) -> Path:
+    def _snapshots(self) -> Location:
         return self.lakehouse.internal("snapshots")
 
+    def _snapshot_location(self, version: int) -> Location:
+        return self.lakehouse.internal("snapshots", f"{version:0{SNAPSHOT_DIGITS}d}.json")
+
     def versions(self) -> list[int]:
-        if not self._snapshots.is_dir():
-            return []
-        return sorted(int(m.group(1)) for p in self._snapshots.iterdir() if (m := SNAPSHOT_NAME.match(p.name)))
+        names = self.lakehouse.names(self._snapshots)
+        return sorted(int(m.group(1)) for name in names if (m := SNAPSHOT_NAME.match(name)))
 
     def current(self) -> Snapshot:
         versions = self.versions()
         return self.snapshot(versions[-1]) if versions else EMPTY
 
     def snapshot(self, version: int) -> Snapshot:
-        path = self._snapshots / f"{version:0{SNAPSHOT_DIGITS}d}.json"
-        if not path.is_file():
+        try:
+            text = self.lakehouse.read_exclusive(self._snapshot_location(version))
+        except FileNotFoundError:
             known = self.versions()
             span = f"{known[0]}..{known[-1]}" if known else "none yet"
-            raise LakehouseError(f"catalog version {version} does not exist (published versions: {span})")
-        return Snapshot.from_json(path.read_text())
+            raise LakehouseError(f"catalog version {version} does not exist (published versions: {span})") from None
+        return Snapshot.from_json(text)
 
     def history(self) -> list[Snapshot]:
         return [self.snapshot(v) for v in self.versions()]
@@ -112,25 +117,23 @@ class Catalog:
             action=action,
             tables=dict(base.tables) | dict(changes),
         )
-        path = self._snapshots / f"{snapshot.version:0{SNAPSHOT_DIGITS}d}.json"
-        if not create_exclusively(path, snapshot.to_json()):
+        if not self.lakehouse.create_exclusively(self._snapshot_location(snapshot.version), snapshot.to_json()):
             raise PublishError(f"another publish created catalog version {snapshot.version} first; run again")
         return snapshot
 
     # --- audits: verdicts of blocking checks on a staged version ---------------------------------------
 
-    def _audit_path(self, key: str, delta_version: int, year: str, check: str) -> Path:
-        return self.lakehouse.internal("audits", key, str(delta_version), year, f"{check}.json")
+    def _audit_path(self, key: str, delta_version: int, year: str, check: str) -> Location:
+        return self.lakehouse.internal("audits", *key.split("/"), str(delta_version), year, f"{check}.json")
 
     def record_audit(self, key: str, delta_version: int, year: str, check: str, passed: bool, run_id: str) -> None:
         path = self._audit_path(key, delta_version, year, check)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"passed": passed, "run_id": run_id}))
+        self.lakehouse.write_text(path, json.dumps({"passed": passed, "run_id": run_id}))
 
     def audit_passed(self, key: str, delta_version: int, year: str, check: str) -> bool:
         path = self._audit_path(key, delta_version, year, check)
         try:
-            return bool(json.loads(path.read_text())["passed"])
+            return bool(json.loads(self.lakehouse.read_text(path))["passed"])
         except (OSError, ValueError, KeyError):
             return False
 
@@ -238,12 +241,12 @@ def scan(
     if data_dir is None:
         from retail_lakehouse.settings import Settings
 
-        data_dir = Settings.from_env().data_dir
-    catalog = Catalog(Lakehouse(Path(data_dir)))
+        lakehouse = Lakehouse.for_settings(Settings.from_env())
+    else:
+        lakehouse = Lakehouse.at(data_dir)
+    catalog = Catalog(lakehouse)
     snapshot = catalog.current() if version is None else catalog.snapshot(version)
     published = snapshot.table(layer, table)
     if published is None:
-        raise StorageError(
-            f"{layer}/{table} has no published data in {Path(data_dir).resolve()}: run `lakehouse run` first"
-        )
+        raise StorageError(f"{layer}/{table} has no published data in {lakehouse.location}: run `lakehouse run` first")
     return catalog.lakehouse.scan(layer, table, published.delta_version, years)

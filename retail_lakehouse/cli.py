@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 
 from retail_lakehouse.errors import LakehouseError
@@ -67,8 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _require_data_root(settings: Settings) -> None:
-    if not settings.data_dir.is_dir():
-        raise LakehouseError(f"data root {settings.data_dir.resolve()} does not exist: run `lakehouse run` first")
+    from retail_lakehouse.storage import Lakehouse
+
+    lakehouse = Lakehouse.for_settings(settings)
+    if not lakehouse.exists():
+        raise LakehouseError(f"data root {lakehouse.location} does not exist: run `lakehouse run` first")
 
 
 def _history(settings: Settings) -> int:
@@ -76,9 +80,10 @@ def _history(settings: Settings) -> int:
     from retail_lakehouse.storage import Lakehouse
 
     _require_data_root(settings)
-    snapshots = Catalog(Lakehouse(settings.data_dir)).history()
+    lakehouse = Lakehouse.for_settings(settings)
+    snapshots = Catalog(lakehouse).history()
     if not snapshots:
-        print(f"nothing published yet in {settings.data_dir.resolve()}")
+        print(f"nothing published yet in {lakehouse.location}")
     for snapshot in snapshots:
         transactions = snapshot.table("silver", "transactions")
         rows = ", ".join(f"{y}: {n:,}" for y, n in (transactions.rows if transactions else {}).items()) or "-"
@@ -93,9 +98,12 @@ def _rollback(settings: Settings, version: int) -> int:
     from retail_lakehouse.storage import Lakehouse
 
     _require_data_root(settings)
-    lakehouse = Lakehouse(settings.data_dir)
-    writer.acquire(lakehouse, "`lakehouse rollback`")
-    snapshot = rollback(Catalog(lakehouse), version, run_id="rollback")
+    lakehouse = Lakehouse.for_settings(settings)
+    writer.acquire(lakehouse, f"`lakehouse rollback` {uuid.uuid4().hex[:8]}")
+    try:
+        snapshot = rollback(Catalog(lakehouse), version, run_id="rollback")
+    finally:
+        writer.release(lakehouse)
     print(f"published catalog version {snapshot.version}: the tables of version {version}")
     return 0
 
@@ -117,7 +125,7 @@ def _generate(settings: Settings, to_landing: bool) -> int:
     from retail_lakehouse.sources import transaction_generator
     from retail_lakehouse.storage import Lakehouse
 
-    lakehouse = Lakehouse(settings.data_dir)
+    lakehouse = Lakehouse.for_settings(settings)
     stores = generate_stores(settings.stores, settings.seed, settings.years)
     products = generate_products(settings.products, settings.seed)
     generator = transaction_generator(settings, stores, products, generate_calendar(settings.years))
@@ -132,8 +140,10 @@ def _generate(settings: Settings, to_landing: bool) -> int:
 
 
 def _run(settings: Settings, years: tuple[int, ...], rebuild: bool) -> int:
+    from retail_lakehouse.storage import Lakehouse
+
     print(f"Materializing {len(years)} year(s) {years[0]}..{years[-1]} from {settings.source}, "
-          f"{settings.rows:,} lines in all, into {settings.data_dir.resolve()}", flush=True)  # fmt: skip
+          f"{settings.rows:,} lines in all, into {Lakehouse.for_settings(settings).location}", flush=True)  # fmt: skip
     from retail_lakehouse.definitions import build_definitions
     from retail_lakehouse.runs import run_pipeline
 

@@ -12,6 +12,7 @@ import ctypes
 import gc
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,13 +68,17 @@ def check_years(settings: Settings, years: Iterable[int]) -> list[int]:
 
 
 def execute(
-    defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, partition_key: str | None = None
+    defs: dg.Definitions,
+    job_name: str,
+    instance: dg.DagsterInstance,
+    partition_key: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> RunOutcome:
     started = time.perf_counter()
     locks_before = writer.held()
     try:
         result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, partition_key=partition_key, raise_on_error=False, run_config=QUIET_LOGS
+            instance=instance, partition_key=partition_key, raise_on_error=False, run_config=QUIET_LOGS, tags=tags
         )
     finally:
         writer.release_all_but(locks_before)  # a run's lock ends with the run, as a run's process would
@@ -135,24 +140,27 @@ def run_pipeline(
     """
     years = check_years(settings, settings.years if years is None else years)
     instance = instance or instance_for_runs()
-    lakehouse = Lakehouse(settings.data_dir)
-    writer.acquire(lakehouse, "`lakehouse run`")
+    lakehouse = Lakehouse.for_settings(settings)
+    holder = f"`lakehouse run` {uuid.uuid4().hex[:8]}"
+    writer.acquire(lakehouse, holder)
+    tags = {writer.WRITER_TAG: holder}
     try:
-        writer.ensure_identity(lakehouse, settings.identity(), rebuild=rebuild)
-        outcomes = [execute(defs, DIMENSIONS_JOB, instance)]
-        progress(outcomes[-1])
-        if outcomes[-1].success:
-            for year in years:
-                outcomes.append(execute(defs, YEARLY_JOB, instance, str(year)))
-                progress(outcomes[-1])
+        with writer.kept_renewed(lakehouse):
+            writer.ensure_identity(lakehouse, settings.identity(), rebuild=rebuild)
+            outcomes = [execute(defs, DIMENSIONS_JOB, instance, tags=tags)]
+            progress(outcomes[-1])
+            if outcomes[-1].success:
+                for year in years:
+                    outcomes.append(execute(defs, YEARLY_JOB, instance, str(year), tags=tags))
+                    progress(outcomes[-1])
         return outcomes
     finally:
         writer.release(lakehouse)
 
 
-def summary(data_dir: Path, years: Iterable[int]) -> pl.DataFrame:
+def summary(data_dir: Path | str, years: Iterable[int]) -> pl.DataFrame:
     """Published rows per layer and quarantined rows by reason (one row each), per year and in total."""
-    snapshot = catalog.Catalog(Lakehouse(data_dir)).current()
+    snapshot = catalog.Catalog(Lakehouse.at(data_dir)).current()
 
     def rows(layer: str, table: str, year: int) -> int:
         published = snapshot.table(layer, table)

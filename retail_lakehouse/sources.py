@@ -39,7 +39,7 @@ def transaction_generator(
 
 def bronze_stores(settings: Settings) -> pl.DataFrame:
     """The store master data, validated against the bronze contract."""
-    lakehouse = Lakehouse(settings.data_dir)
+    lakehouse = Lakehouse.for_settings(settings)
     from_landing = settings.source == "landing"
     frame = (
         landing.read_stores(lakehouse)
@@ -51,7 +51,7 @@ def bronze_stores(settings: Settings) -> pl.DataFrame:
 
 def bronze_products(settings: Settings) -> pl.DataFrame:
     """The product master data, validated against the bronze contract."""
-    lakehouse = Lakehouse(settings.data_dir)
+    lakehouse = Lakehouse.for_settings(settings)
     from_landing = settings.source == "landing"
     frame = landing.read_products(lakehouse) if from_landing else generate_products(settings.products, settings.seed)
     return BronzeProducts.validate(frame, lazy=True)
@@ -74,7 +74,7 @@ class YearOfTransactions:
     ) -> None:
         self.settings, self.year = settings, year
         self.dimensions = (stores, products, calendar)
-        self.lakehouse = Lakehouse(settings.data_dir)
+        self.lakehouse = Lakehouse.for_settings(settings)
         self.injected: Counter[str] = Counter()
 
     def chunks(self) -> Iterator[pl.DataFrame]:

@@ -53,3 +53,40 @@ def test_nonsense_gets_a_one_line_error(name, value, message):
     with pytest.raises(SettingsError, match=message) as error:
         Settings.from_env({name: value})
     assert "\n" not in str(error.value)
+
+
+def test_an_s3_data_root_is_kept_as_a_uri_and_other_schemes_are_refused():
+    settings = Settings.from_env({"LAKEHOUSE_DATA_DIR": "s3://sales-lake/retail/"})
+    assert settings.data_dir == "s3://sales-lake/retail"  # a Path would fold the `//`
+    with pytest.raises(SettingsError, match="only local folders and s3://bucket/prefix") as error:
+        Settings.from_env({"LAKEHOUSE_DATA_DIR": "gs://bucket/lake"})
+    assert "\n" not in str(error.value)
+    with pytest.raises(SettingsError, match="expected s3://bucket"):
+        Settings.from_env({"LAKEHOUSE_DATA_DIR": "s3:///lake"})
+
+
+def test_lakehouse_s3_variables_win_over_the_standard_aws_ones():
+    store = Settings.from_env(
+        {
+            "AWS_ENDPOINT_URL": "https://s3.eu-central-1.amazonaws.com",
+            "AWS_ACCESS_KEY_ID": "AKIA-AWS",
+            "AWS_SECRET_ACCESS_KEY": "aws-secret",
+            "AWS_REGION": "eu-central-1",
+            "LAKEHOUSE_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+            "LAKEHOUSE_S3_SECRET_ACCESS_KEY": "lakehouse-secret",
+            "LAKEHOUSE_S3_ALLOW_HTTP": "true",
+        }
+    ).object_store
+    assert store.endpoint_url == "http://127.0.0.1:9000" and store.secret_access_key == "lakehouse-secret"
+    assert store.access_key_id == "AKIA-AWS" and store.region == "eu-central-1"  # not overridden: AWS_ ones
+    assert store.allow_http is True
+    with pytest.raises(SettingsError, match="AWS_ALLOW_HTTP='maybe': expected true or false"):
+        Settings.from_env({"AWS_ALLOW_HTTP": "maybe"})
+
+
+def test_the_secret_never_shows_in_settings_or_the_dataset_identity():
+    settings = Settings.from_env({"LAKEHOUSE_S3_SECRET_ACCESS_KEY": "do-not-print-me", "AWS_ACCESS_KEY_ID": "AKIA1"})
+    assert "do-not-print-me" not in repr(settings) and "do-not-print-me" not in str(settings.object_store)
+    assert "secret_access_key='***'" in repr(settings.object_store) and "AKIA1" in repr(settings.object_store)
+    assert "object_store" not in settings.identity()  # where the data lives is not what it is
+    assert settings.object_store.mask("signature for do-not-print-me failed") == "signature for *** failed"
