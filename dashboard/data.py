@@ -67,7 +67,7 @@ class Totals:
 
 # --- reading published gold, with a cache keyed on the published version ---------------------------------
 
-_cache: dict[tuple[str, str, int], pl.DataFrame] = {}
+_cache: dict[tuple[str, str, object], pl.DataFrame] = {}
 _cache_lock = threading.Lock()
 
 
@@ -94,16 +94,18 @@ def published_years(data_dir: Path, table: str) -> list[int]:
 
 def _read_table(data_dir: Path, table: str) -> pl.DataFrame:
     """The whole published table, from memory if that version was read before (gold is small)."""
-    published = _catalog(data_dir).current().table("gold", table)
+    catalog = _catalog(data_dir)
+    snapshot = catalog.current()
+    published = snapshot.table("gold", table)
     if published is None:
         return empty_frame(GOLD_MODELS[table])
-    key = (str(data_dir), table, published.delta_version)
+    key = (str(data_dir), table, tuple(sorted(published.versions().items())) or published.delta_version)
     with _cache_lock:
         cached = _cache.get(key)
     if cached is not None:
         return cached
     columns = list(polars_schema(GOLD_MODELS[table]))
-    frame = _lakehouse(str(data_dir)).scan("gold", table, published.delta_version).select(columns).collect()
+    frame = catalog.read("gold", table, snapshot=snapshot).select(columns).collect()
     with _cache_lock:
         for stale in [k for k in _cache if k[:2] == key[:2]]:
             del _cache[stale]

@@ -29,6 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = commands.add_parser("run", help="materialize every asset for every configured year through Dagster")
     run.add_argument("--years", help="only these years, e.g. 2023 or 2021-2022 (default: LAKEHOUSE_YEARS)")
     run.add_argument(
+        "--parallel",
+        action="store_true",
+        help="every year at once, steps on LAKEHOUSE_EXECUTOR's workers (celery or k8s; needs an s3:// data root)",
+    )
+    run.add_argument(
         "--rebuild",
         action="store_true",
         help="rebuild under new settings (records them as the data root's identity; volume guards not enforced)",
@@ -48,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "generate":
             return _generate(settings, to_landing=args.to_landing)
         if args.command == "run":
-            return _run(settings, parse_years(args.years) if args.years else settings.years, args.rebuild)
+            years = parse_years(args.years) if args.years else settings.years
+            return _run(settings, years, args.rebuild, args.parallel)
         if args.command == "summary":
             _print_summary(settings, settings.years)
             return 0
@@ -139,17 +145,22 @@ def _generate(settings: Settings, to_landing: bool) -> int:
     return 0
 
 
-def _run(settings: Settings, years: tuple[int, ...], rebuild: bool) -> int:
+def _run(settings: Settings, years: tuple[int, ...], rebuild: bool, parallel: bool = False) -> int:
     from retail_lakehouse.storage import Lakehouse
 
     print(f"Materializing {len(years)} year(s) {years[0]}..{years[-1]} from {settings.source}, "
           f"{settings.rows:,} lines in all, into {Lakehouse.for_settings(settings).location}", flush=True)  # fmt: skip
     from retail_lakehouse.definitions import build_definitions
-    from retail_lakehouse.runs import run_pipeline
+    from retail_lakehouse.runs import run_pipeline, run_pipeline_in_parallel
 
     started = time.perf_counter()
-    defs = build_definitions(settings, rebuild=rebuild)
-    outcomes = run_pipeline(defs, settings, years, progress=_report, rebuild=rebuild)
+    if parallel:
+        if rebuild:
+            raise LakehouseError("--rebuild runs one year at a time: leave out --parallel")
+        outcomes = run_pipeline_in_parallel(settings, years, progress=_report)
+    else:
+        defs = build_definitions(settings, rebuild=rebuild)
+        outcomes = run_pipeline(defs, settings, years, progress=_report, rebuild=rebuild)
     if outcomes[0].success:
         _print_summary(settings, years)
     failed = [o for o in outcomes if not o.success]

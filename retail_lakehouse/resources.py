@@ -33,6 +33,9 @@ from retail_lakehouse.settings import ObjectStoreSettings, Settings, SettingsErr
 from retail_lakehouse.storage import Lakehouse, TableData
 
 PREVIEW_ROWS = 5
+# A run tag: this run builds its year while runs of other years of the same writer build theirs (the
+# distributed pipeline), so it leaves their staged years alone (see `Lakehouse.write`).
+PARALLEL_YEARS_TAG = "lakehouse/parallel_years"
 
 
 class LakehouseResource(dg.ConfigurableResource):
@@ -106,8 +109,13 @@ class LakehouseResource(dg.ConfigurableResource):
         writer.ensure_identity(lakehouse, self.settings.identity(), rebuild=self.rebuild)
 
     def end_writing(self, run_id: str, tags: Mapping[str, str]) -> None:
-        """After a run's publish step: give back a writer lease the run holds for itself (not a command's)."""
-        writer.release_lease_of(self.lakehouse, writer_of(run_id, tags))
+        """After a run's publish step: give back a writer lease the run holds for itself.
+
+        A run that writes for a command (`writer.WRITER_TAG`) leaves the lease to it: other runs of the
+        command may still be writing.
+        """
+        if writer.WRITER_TAG not in tags:
+            writer.release_lease_of(self.lakehouse, writer_of(run_id, tags))
 
     def pinned_snapshot(self, run_id: str) -> Snapshot:
         """The published state a run reads its dimensions from: the one current at its first such read."""
@@ -137,7 +145,8 @@ class LakehouseIOManager(dg.ConfigurableIOManager):
         layer, table = context.asset_key.path
         year = context.partition_key if context.has_partition_key else None
         resource = self.lakehouse
-        resource.begin_writing(context.run_id, context.step_context.dagster_run.tags)
+        tags = context.step_context.dagster_run.tags
+        resource.begin_writing(context.run_id, tags)
         published = resource.catalog.current().table(layer, table)
         started = time.perf_counter()
         with writer.kept_renewed(resource.lakehouse):
@@ -149,6 +158,8 @@ class LakehouseIOManager(dg.ConfigurableIOManager):
                 resource.zstd_level(layer),
                 run_id=context.run_id,
                 published_version=None if published is None else published.delta_version,
+                published_years=None if published is None else published.versions(),
+                reset=tags.get(PARALLEL_YEARS_TAG) != "true",
             )
         preview = resource.lakehouse.scan(layer, table, written.version, None if year is None else [int(year)])
         context.add_output_metadata(

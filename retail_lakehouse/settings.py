@@ -15,6 +15,8 @@ from typing import Any, Literal
 from retail_lakehouse.errors import LakehouseError
 
 Source = Literal["generator", "landing"]
+Executor = Literal["in_process", "celery", "k8s"]
+EXECUTORS: tuple[str, ...] = ("in_process", "celery", "k8s")
 
 # Reasons silver gives for quarantining a row, in the order the rules are applied. The generator's defect
 # manifest uses the same names, so a check can compare the two reason by reason.
@@ -37,6 +39,7 @@ NOT_IDENTITY = frozenset(
     {
         "data_dir",
         "object_store",
+        "executor",
         "bronze_zstd_level",
         "silver_zstd_level",
         "gold_zstd_level",
@@ -182,6 +185,7 @@ class Settings:
     retention_hours: int = 168
     max_volume_change: float = 0.5
     object_store: ObjectStoreSettings = field(default_factory=ObjectStoreSettings)
+    executor: Executor = "in_process"
 
     @property
     def partition_keys(self) -> list[str]:
@@ -201,6 +205,26 @@ class Settings:
                 values[setting.name] = json.loads(json.dumps(value, default=str))
         return values
 
+    def to_env(self) -> dict[str, str]:
+        """The `LAKEHOUSE_*` variables that give these settings back (object store credentials excepted)."""
+        rates = ",".join(f"{name}={rate}" for name, rate in asdict(self.defect_rates).items())
+        return {
+            "LAKEHOUSE_DATA_DIR": str(self.data_dir),
+            "LAKEHOUSE_ROWS": str(self.rows),
+            "LAKEHOUSE_SEED": str(self.seed),
+            "LAKEHOUSE_YEARS": ",".join(self.partition_keys),
+            "LAKEHOUSE_SOURCE": self.source,
+            "LAKEHOUSE_STORES": str(self.stores),
+            "LAKEHOUSE_PRODUCTS": str(self.products),
+            "LAKEHOUSE_DEFECT_RATES": rates,
+            "LAKEHOUSE_BRONZE_ZSTD_LEVEL": str(self.bronze_zstd_level),
+            "LAKEHOUSE_SILVER_ZSTD_LEVEL": str(self.silver_zstd_level),
+            "LAKEHOUSE_GOLD_ZSTD_LEVEL": str(self.gold_zstd_level),
+            "LAKEHOUSE_RETENTION_HOURS": str(self.retention_hours),
+            "LAKEHOUSE_MAX_VOLUME_CHANGE": str(self.max_volume_change),
+            "LAKEHOUSE_EXECUTOR": self.executor,
+        }
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -214,6 +238,9 @@ class Settings:
         if source not in ("generator", "landing"):
             raise SettingsError(f"LAKEHOUSE_SOURCE={source!r}: expected 'generator' or 'landing'")
         rates = get("LAKEHOUSE_DEFECT_RATES")
+        executor = get("LAKEHOUSE_EXECUTOR") or default.executor
+        if executor not in EXECUTORS:
+            raise SettingsError(f"LAKEHOUSE_EXECUTOR={executor!r}: expected one of {', '.join(EXECUTORS)}")
         return cls(
             data_dir=parse_data_root(get("LAKEHOUSE_DATA_DIR") or default.data_dir),
             rows=_int(get, "LAKEHOUSE_ROWS", default.rows, low=1_000, high=2_000_000_000),
@@ -229,6 +256,7 @@ class Settings:
             retention_hours=_int(get, "LAKEHOUSE_RETENTION_HOURS", default.retention_hours, 0, 24 * 3650),
             max_volume_change=_float(get, "LAKEHOUSE_MAX_VOLUME_CHANGE", default.max_volume_change, 0.0, 100.0),
             object_store=ObjectStoreSettings.from_env(env),
+            executor=executor,  # type: ignore[arg-type]
         )
 
 

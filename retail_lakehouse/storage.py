@@ -37,16 +37,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import queue
+import random
 import shutil
 import tempfile
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +71,7 @@ RUN_ID_KEY = "lakehouse.run_id"
 RECORD_KEY = "lakehouse.record"  # the text of a record (see `commit_record`), in its commit's metadata
 RECORD_SCHEMA = DeltaSchema.from_arrow(pa.schema([pa.field("record", pa.string())]))
 DEFAULT_REGION = "us-east-1"
+COMMIT_ATTEMPTS = 20
 WHOLE_TABLE = "all"  # the key of an unpartitioned table's rows in per-year counts
 
 TableData = pl.DataFrame | pl.LazyFrame | Iterable[pl.DataFrame]
@@ -353,6 +356,11 @@ class Lakehouse:
         except OSError as error:  # a version whose log was cleaned up, an unreadable folder or store
             raise self._error(f"{layer}/{table}: cannot open version {version}", error) from None
 
+    def partitioned(self, layer: str, table: str, version: int) -> bool:
+        """Whether a version of the table is partitioned by year (the dimensions are not)."""
+        delta = self._table(layer, table, version)
+        return delta is not None and PARTITION_COLUMN in delta.metadata().partition_columns
+
     def head_version(self, layer: str, table: str) -> int | None:
         """The newest committed version (published or not), or None if the table was never written."""
         delta = self._table(layer, table)
@@ -392,16 +400,30 @@ class Lakehouse:
         grouped = files.group_by("year").agg(pl.col("rows").sum()).sort("year")
         return {WHOLE_TABLE if y is None else str(y): int(n) for y, n in grouped.iter_rows()}
 
+    def year_files(self, layer: str, table: str, version: int | None, year: str) -> frozenset[str]:
+        """The data files of one year of a version (`"all"`: every file of an unpartitioned table)."""
+        files = self.files(layer, table, version)
+        if year != WHOLE_TABLE:
+            files = files.filter(pl.col("year") == int(year))
+        return frozenset(files["path"])
+
+    def fingerprint(self, layer: str, table: str, version: int | None, year: str) -> str:
+        """A name for one year's data as a version holds it: the same files give the same name in any version.
+
+        Data files are never changed and their names are unique, so this identifies exactly the rows a check
+        audited, whatever other years were committed to the table since.
+        """
+        paths = "\n".join(sorted(self.year_files(layer, table, version, year)))
+        return hashlib.sha256(paths.encode()).hexdigest()[:20]
+
     def changed_years(self, layer: str, table: str, base: int | None, head: int | None) -> set[str]:
         """Years whose files differ between two versions (`"all"` for an unpartitioned table)."""
-        before, after = self.files(layer, table, base), self.files(layer, table, head)
-
-        def by_year(files: pl.DataFrame) -> dict[str, frozenset[str]]:
-            grouped = files.group_by("year").agg(pl.col("path"))
-            return {WHOLE_TABLE if y is None else str(y): frozenset(p) for y, p in grouped.iter_rows()}
-
-        old, new = by_year(before), by_year(after)
+        old, new = self._files_by_year(layer, table, base), self._files_by_year(layer, table, head)
         return {year for year in old.keys() | new.keys() if old.get(year) != new.get(year)}
+
+    def _files_by_year(self, layer: str, table: str, version: int | None) -> dict[str, frozenset[str]]:
+        grouped = self.files(layer, table, version).group_by("year").agg(pl.col("path"))
+        return {WHOLE_TABLE if y is None else str(y): frozenset(p) for y, p in grouped.iter_rows()}
 
     def write(
         self,
@@ -412,16 +434,21 @@ class Lakehouse:
         zstd_level: int,
         run_id: str,
         published_version: int | None,
+        published_years: Mapping[str, int] | None = None,
+        reset: bool = True,
     ) -> WrittenTable:
         """Commit a frame, a lazy query (streamed) or an iterable of frames (streamed) as one Delta version.
 
-        A yearly write replaces that year only; the other years of the new version must be the published
-        ones, so unpublished leftovers of another run (a failed audit, a killed process) are first undone:
-        see `reset_unpublished`. An unpartitioned table is replaced whole.
+        A yearly write replaces that year only, committed on top of whatever other years' writers
+        committed meanwhile. Unless `reset` is off, unpublished leftovers of other years (a failed audit, a
+        killed process) are first undone (see `reset_unpublished`), which keeps the newest version tidy; it is
+        off for runs of one writer that build several years at once, whose staged years must stay. An
+        unpartitioned table is replaced whole.
         """
         uri = self.uri(layer, table)
-        if year is not None:
-            self.reset_unpublished(layer, table, keep_year=str(year), published_version=published_version)
+        if year is not None and reset:
+            published = dict(published_years) if published_years is not None else None
+            self.reset_unpublished(layer, table, str(year), published_version, published)
         partition_values = {} if year is None else {PARTITION_COLUMN: str(int(year))}
         relative = f"{PARTITION_COLUMN}={int(year)}/" if year is not None else ""
         relative += f"part-{uuid.uuid4().hex}.zstd.parquet"
@@ -429,45 +456,91 @@ class Lakehouse:
         written = write_frames(path, _frames(data), zstd_level, drop=list(partition_values), filesystem=self.filesystem)
         actions = []
         if written.rows:
-            stats = json.dumps({"numRecords": written.rows})
             size = self.filesystem.get_file_info(path).size
-            actions.append(AddAction(relative, size, partition_values, int(time.time() * 1000), True, stats))
+            actions.append(
+                AddAction(relative, size, partition_values, int(time.time() * 1000), True, stats(written.rows))
+            )
         schema = DeltaSchema.from_arrow(written.schema if year is None else _with_partition_column(written.schema))
-        commit = CommitProperties(custom_metadata={RUN_ID_KEY: run_id})
-        partitioning = [PARTITION_COLUMN] if year is not None else None
-        delta = self._table(layer, table)
-        if delta is None:
-            create_table_with_add_actions(uri, schema, actions, mode="overwrite", partition_by=partitioning,
-                                          storage_options=self.delta_options, commit_properties=commit)  # fmt: skip
-        else:
-            filters = None if year is None else [(PARTITION_COLUMN, "=", str(int(year)))]
-            delta.create_write_transaction(actions, mode="overwrite", schema=schema, partition_by=partitioning,
-                                           partition_filters=filters, commit_properties=commit)  # fmt: skip
-        version = self.head_version(layer, table)
-        assert version is not None
+        version = self._commit(layer, table, None if year is None else str(int(year)), actions, schema, run_id)
         files = self.files(layer, table, version)
         if year is not None:
             files = files.filter(pl.col("year") == int(year))
         return WrittenTable(uri, version, int(files["rows"].sum()), int(files["bytes"].sum()))
 
-    def reset_unpublished(self, layer: str, table: str, keep_year: str, published_version: int | None) -> None:
-        """Bring every year but `keep_year` back to the published version before a write of `keep_year`.
+    def _commit(
+        self, layer: str, table: str, year: str | None, actions: list[AddAction], schema: DeltaSchema, run_id: str
+    ) -> int:
+        """Replace one year's files (the whole table if `year` is None) with `actions`; the new version.
 
-        Without this, a later year's publish would also publish what a failed or killed run left in another
-        year. Restoring is a metadata-only commit (the published files are still there: vacuum keeps them).
+        Writers of other years may commit at the same moment. Delta's conflict check does not look at
+        partitions here and refuses the later commit, so it is made again on the newer version: replacing
+        one year's files is correct on top of any other year's commit.
+        """
+        uri = self.uri(layer, table)
+        commit = CommitProperties(custom_metadata={RUN_ID_KEY: run_id})
+        partitioning = [PARTITION_COLUMN] if year is not None else None
+        filters = None if year is None else [(PARTITION_COLUMN, "=", year)]
+        for attempt in range(COMMIT_ATTEMPTS):
+            delta = self._table(layer, table)
+            try:
+                if delta is None:
+                    create_table_with_add_actions(uri, schema, actions, mode="append" if year else "overwrite",
+                                                  partition_by=partitioning, storage_options=self.delta_options,
+                                                  commit_properties=commit)  # fmt: skip
+                    return self.head_version(layer, table) or 0
+                delta.create_write_transaction(actions, mode="overwrite", schema=schema, partition_by=partitioning,
+                                               partition_filters=filters, commit_properties=commit)  # fmt: skip
+                # The newest version: this commit, or a later one of another year (the year's files are the same).
+                return self.head_version(layer, table) or 0
+            except CommitFailedError:
+                if attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0.05, 0.25) * (attempt + 1))  # another year's writer just committed
+        raise AssertionError("unreachable")
+
+    def reset_unpublished(
+        self,
+        layer: str,
+        table: str,
+        keep_year: str,
+        published_version: int | None,
+        published_years: dict[str, int | None] | None = None,
+    ) -> None:
+        """Bring every year but `keep_year` back to its published files before a write of `keep_year`.
+
+        `published_years` names the version each published year is read from (default: every year of
+        `published_version`). Undoing a year commits its published files again (they are still there:
+        vacuum keeps them), or none if it was never published.
         """
         head = self.head_version(layer, table)
-        if head is None or head == published_version:
+        if head is None or (head == published_version and published_years is None):
             return
-        stray = self.changed_years(layer, table, published_version, head) - {keep_year}
-        if not stray:
-            return
+        if published_years is None:  # every year of the published version
+            published_years = dict.fromkeys(self._files_by_year(layer, table, published_version), published_version)
+        published = {y: self.year_files(layer, table, v, y) for y, v in published_years.items() if v is not None}
+        current = self._files_by_year(layer, table, head)
+        nothing: frozenset[str] = frozenset()
+        stray = {y for y in current.keys() | published.keys() if current.get(y, nothing) != published.get(y, nothing)}
         delta = self._table(layer, table)
         assert delta is not None
-        if published_version is None:
-            delta.delete(f"{PARTITION_COLUMN} <> {int(keep_year)}")
-        else:
-            delta.restore(published_version)
+        schema = delta.schema()
+        for year in sorted(stray - {keep_year}):
+            source = published_years.get(year)
+            actions = [] if source is None else self._add_actions(layer, table, source, year)
+            self._commit(layer, table, year, actions, schema, run_id="reset-unpublished")
+
+    def _add_actions(self, layer: str, table: str, version: int, year: str) -> list[AddAction]:
+        """Actions that add one year's files of `version` again (as a restore does)."""
+        delta = self._table(layer, table, version)
+        assert delta is not None
+        actions = pl.from_arrow(pa.table(delta.get_add_actions(flatten=True)))
+        rows = actions.filter(pl.col(f"partition.{PARTITION_COLUMN}").cast(pl.Int32) == int(year))
+        modified = pl.col("modification_time").cast(pl.Datetime("ms")).dt.epoch("ms")
+        columns = rows.select("path", "size_bytes", modified, "num_records").iter_rows()
+        return [
+            AddAction(path, size, {PARTITION_COLUMN: year}, when, True, stats(records))
+            for path, size, when, records in columns
+        ]
 
     def vacuum(self, layer: str, table: str, keep_versions: Iterable[int], retention_hours: int) -> int:
         """Delete files no version in `keep_versions` needs and that were dropped over `retention_hours` ago.
@@ -494,6 +567,11 @@ class Lakehouse:
             if commit.get("version") == version:
                 return commit.get(RUN_ID_KEY)
         return None
+
+
+def stats(rows: int) -> str:
+    """A data file's statistics as Delta records them (the row count is all the catalog needs)."""
+    return json.dumps({"numRecords": rows})
 
 
 def _frames(data: TableData) -> Iterable[pl.DataFrame]:

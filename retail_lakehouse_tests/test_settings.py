@@ -90,3 +90,16 @@ def test_the_secret_never_shows_in_settings_or_the_dataset_identity():
     assert "secret_access_key='***'" in repr(settings.object_store) and "AKIA1" in repr(settings.object_store)
     assert "object_store" not in settings.identity()  # where the data lives is not what it is
     assert settings.object_store.mask("signature for do-not-print-me failed") == "signature for *** failed"
+
+
+def test_settings_give_back_the_variables_they_were_read_from():
+    env = {
+        "LAKEHOUSE_DATA_DIR": "s3://lake/retail", "LAKEHOUSE_ROWS": "1000000", "LAKEHOUSE_YEARS": "2021,2023-2024",
+        "LAKEHOUSE_DEFECT_RATES": "duplicate=0.01", "LAKEHOUSE_EXECUTOR": "celery", "LAKEHOUSE_GOLD_ZSTD_LEVEL": "5",
+    }  # fmt: skip
+    settings = Settings.from_env(env)
+    assert settings.executor == "celery"
+    assert Settings.from_env(settings.to_env()) == settings
+    assert "SECRET" not in " ".join(settings.to_env())  # credentials travel in their own variables only
+    with pytest.raises(SettingsError, match="LAKEHOUSE_EXECUTOR='spark': expected one of in_process, celery, k8s"):
+        Settings.from_env({"LAKEHOUSE_EXECUTOR": "spark"})
