@@ -75,3 +75,14 @@ def test_dashboard_binds_to_localhost_without_debug_unless_asked(environment, mo
         {"dir": environment, "host": "127.0.0.1", "port": 8050, "debug": False},
         {"dir": environment, "host": "0.0.0.0", "port": 9000, "debug": True},
     ]
+
+
+def test_parallel_years_need_a_distributed_executor_and_an_object_store(environment, capsys, monkeypatch):
+    monkeypatch.delenv("LAKEHOUSE_EXECUTOR", raising=False)
+    assert main(["run", "--parallel"]) == 2
+    assert one_error_line(capsys).startswith(
+        "error: running years in parallel needs LAKEHOUSE_EXECUTOR=celery (or k8s) and an s3:// LAKEHOUSE_DATA_DIR"
+    )
+    assert main(["run", "--parallel", "--rebuild"]) == 2
+    assert one_error_line(capsys) == "error: --rebuild runs one year at a time: leave out --parallel"
+    assert not environment.exists()  # no data touched
