@@ -48,6 +48,7 @@ from dashboard.views import (
     weeks_of_month,
 )
 from retail_lakehouse.schemas import CATEGORIES
+from retail_lakehouse.settings import parse_data_root
 
 GRAPHS = ("trend-graph", "daily-graph", "state-graph", "category-graph")
 PICKERS = ("year-picker", "month-picker", "week-picker")
@@ -71,7 +72,7 @@ NO_GOLD_HINT = "Run `bash scripts/run.sh` (the README's run command) to build th
 
 def create_app(data_dir: Path) -> dash.Dash:
     """The dashboard on the gold tables under `data_dir` (which may not exist yet: the page then says so)."""
-    data_dir = Path(data_dir)
+    data_dir = parse_data_root(data_dir)
     threading.Thread(target=_preload_gold, args=(data_dir,), name="gold-preload", daemon=True).start()
     app = dash.Dash(__name__, title="Retail sales · lakehouse", update_title=None)
     app.layout = _layout()
@@ -308,7 +309,7 @@ def render_page(
     missing, years = _gold_overview(Path(data_dir), generation)
     if missing:
         present = len(data.GOLD_TABLES) - len(missing)
-        detail = f"The gold layer under {Path(data_dir) / 'gold'} is " + (
+        detail = f"The gold layer under {data_dir}/gold is " + (
             "missing." if not present else f"incomplete (missing: {', '.join(missing)})."
         )
         return _message("No gold tables yet", [detail, html.Br(), _markdown_code(NO_GOLD_HINT)], link=False)

@@ -16,6 +16,7 @@ baskets spanning them, which the dashboard labels rather than hides. Revenue, un
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -68,12 +69,18 @@ class Totals:
 
 # --- reading published gold, with a cache keyed on the published version ---------------------------------
 
-_cache: dict[tuple[Path, str, int], dict[int, pl.DataFrame]] = {}
+_cache: dict[tuple[str, str, object], dict[int, pl.DataFrame]] = {}
 _cache_lock = threading.Lock()
 
 
-def _catalog(data_dir: Path) -> Catalog:
-    return Catalog(Lakehouse(Path(data_dir)))
+@functools.lru_cache(maxsize=8)
+def _lakehouse(data_dir: str) -> Lakehouse:
+    """The lakehouse at a local folder or `s3://` root (credentials from the environment), made once."""
+    return Lakehouse.at(data_dir)
+
+
+def _catalog(data_dir: Path | str) -> Catalog:
+    return Catalog(_lakehouse(str(data_dir)))
 
 
 def gold_generation(data_dir: Path) -> str:
@@ -89,16 +96,18 @@ def published_years(data_dir: Path, table: str) -> list[int]:
 
 def _read_table(data_dir: Path, table: str) -> dict[int, pl.DataFrame]:
     """The published table by year, from memory if that version was read before (gold is small)."""
-    published = _catalog(data_dir).current().table("gold", table)
+    catalog = _catalog(data_dir)
+    snapshot = catalog.current()
+    published = snapshot.table("gold", table)
     if published is None:
         return {}
-    key = (Path(data_dir), table, published.delta_version)
+    key = (str(data_dir), table, tuple(sorted(published.versions().items())) or published.delta_version)
     with _cache_lock:
         cached = _cache.get(key)
     if cached is not None:
         return cached
     columns = list(polars_schema(GOLD_MODELS[table]))
-    frame = Lakehouse(Path(data_dir)).scan("gold", table, published.delta_version).select(columns).collect()
+    frame = catalog.read("gold", table, snapshot=snapshot).select(columns).collect()
     by_year = {year: part for (year,), part in frame.partition_by("year", as_dict=True, maintain_order=True).items()}
     with _cache_lock:
         for stale in [k for k in _cache if k[:2] == key[:2]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 
 from retail_lakehouse.errors import LakehouseError
@@ -27,6 +28,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     run = commands.add_parser("run", help="materialize every asset for every configured year through Dagster")
     run.add_argument("--years", help="only these years, e.g. 2023 or 2021-2022 (default: LAKEHOUSE_YEARS)")
+    run.add_argument(
+        "--parallel",
+        action="store_true",
+        help="every year at once, steps on LAKEHOUSE_EXECUTOR's workers (celery or k8s; needs an s3:// data root)",
+    )
     run.add_argument(
         "--rebuild",
         action="store_true",
@@ -54,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "generate":
             return _generate(settings, to_landing=args.to_landing)
         if args.command == "run":
-            return _run(settings, parse_years(args.years) if args.years else settings.years, args.rebuild)
+            years = parse_years(args.years) if args.years else settings.years
+            return _run(settings, years, args.rebuild, args.parallel)
         if args.command == "summary":
             _print_summary(settings, settings.years)
             return 0
@@ -79,8 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _require_data_root(settings: Settings) -> None:
-    if not settings.data_dir.is_dir():
-        raise LakehouseError(f"data root {settings.data_dir.resolve()} does not exist: run `lakehouse run` first")
+    from retail_lakehouse.storage import Lakehouse
+
+    lakehouse = Lakehouse.for_settings(settings)
+    if not lakehouse.exists():
+        raise LakehouseError(f"data root {lakehouse.location} does not exist: run `lakehouse run` first")
 
 
 def _history(settings: Settings) -> int:
@@ -88,9 +98,10 @@ def _history(settings: Settings) -> int:
     from retail_lakehouse.storage import Lakehouse
 
     _require_data_root(settings)
-    snapshots = Catalog(Lakehouse(settings.data_dir)).history()
+    lakehouse = Lakehouse.for_settings(settings)
+    snapshots = Catalog(lakehouse).history()
     if not snapshots:
-        print(f"nothing published yet in {settings.data_dir.resolve()}")
+        print(f"nothing published yet in {lakehouse.location}")
     for snapshot in snapshots:
         transactions = snapshot.table("silver", "transactions")
         rows = ", ".join(f"{y}: {n:,}" for y, n in (transactions.rows if transactions else {}).items()) or "-"
@@ -105,9 +116,12 @@ def _rollback(settings: Settings, version: int) -> int:
     from retail_lakehouse.storage import Lakehouse
 
     _require_data_root(settings)
-    lakehouse = Lakehouse(settings.data_dir)
-    writer.acquire(lakehouse, "`lakehouse rollback`")
-    snapshot = rollback(Catalog(lakehouse), version, run_id="rollback")
+    lakehouse = Lakehouse.for_settings(settings)
+    writer.acquire(lakehouse, f"`lakehouse rollback` {uuid.uuid4().hex[:8]}")
+    try:
+        snapshot = rollback(Catalog(lakehouse), version, run_id="rollback")
+    finally:
+        writer.release(lakehouse)
     print(f"published catalog version {snapshot.version}: the tables of version {version}")
     return 0
 
@@ -169,7 +183,7 @@ def _generate(settings: Settings, to_landing: bool) -> int:
     from retail_lakehouse.sources import transaction_generator
     from retail_lakehouse.storage import Lakehouse
 
-    lakehouse = Lakehouse(settings.data_dir)
+    lakehouse = Lakehouse.for_settings(settings)
     stores = generate_stores(settings.stores, settings.seed, settings.years)
     products = generate_products(settings.products, settings.seed, settings.years)
     calendar = generate_calendar(settings.years, settings.resolved_scenario.holiday_effects)
@@ -184,15 +198,22 @@ def _generate(settings: Settings, to_landing: bool) -> int:
     return 0
 
 
-def _run(settings: Settings, years: tuple[int, ...], rebuild: bool) -> int:
+def _run(settings: Settings, years: tuple[int, ...], rebuild: bool, parallel: bool = False) -> int:
+    from retail_lakehouse.storage import Lakehouse
+
     print(f"Materializing {len(years)} year(s) {years[0]}..{years[-1]} from {settings.source}, "
-          f"{settings.rows:,} lines in all, into {settings.data_dir.resolve()}", flush=True)  # fmt: skip
+          f"{settings.rows:,} lines in all, into {Lakehouse.for_settings(settings).location}", flush=True)  # fmt: skip
     from retail_lakehouse.definitions import build_definitions
-    from retail_lakehouse.runs import run_pipeline
+    from retail_lakehouse.runs import run_pipeline, run_pipeline_in_parallel
 
     started = time.perf_counter()
-    defs = build_definitions(settings, rebuild=rebuild)
-    outcomes = run_pipeline(defs, settings, years, progress=_report, rebuild=rebuild)
+    if parallel:
+        if rebuild:
+            raise LakehouseError("--rebuild runs one year at a time: leave out --parallel")
+        outcomes = run_pipeline_in_parallel(settings, years, progress=_report)
+    else:
+        defs = build_definitions(settings, rebuild=rebuild)
+        outcomes = run_pipeline(defs, settings, years, progress=_report, rebuild=rebuild)
     if outcomes[0].success:
         _print_summary(settings, years)
     failed = [o for o in outcomes if not o.success]

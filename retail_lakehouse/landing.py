@@ -5,7 +5,8 @@ file per month (`pos_<year>-<month>.csv`, header row, `.` decimals, empty for mi
 `pos_<year>-<month>-<day>.csv` may sit next to them) and the generator's `defect_manifest.json`.
 Transaction files are read line by line against the bronze contract: a line that cannot be read becomes a
 rejected line with its file, number, text and reason, and a file with too many of them is refused with a
-one-line error naming the file, the line and the column.
+one-line error naming the file, the line and the column. Every path goes through `Lakehouse`, so the landing
+zone works on a local disk and on an object store alike.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 
@@ -23,7 +23,7 @@ from retail_lakehouse.generator.defects import defect_manifest
 from retail_lakehouse.generator.transactions import TransactionGenerator
 from retail_lakehouse.schemas import BronzeProducts, BronzeStores, BronzeTransactions, polars_schema
 from retail_lakehouse.settings import Settings
-from retail_lakehouse.storage import Lakehouse, atomic_path
+from retail_lakehouse.storage import Lakehouse, Location
 from retail_lakehouse.transforms.bronze import TIMESTAMP_FORMAT, conform_columns, parse_landing_csv
 
 MANIFEST_FILE = "defect_manifest.json"
@@ -41,18 +41,18 @@ class LandingFile:
     line_count: int  # data lines in the file: lines.height + rejected.height
 
 
-def month_file(lakehouse: Lakehouse, year: int, month: int) -> Path:
+def month_file(lakehouse: Lakehouse, year: int, month: int) -> Location:
     return lakehouse.landing("transactions", str(year), f"pos_{year}-{month:02d}.csv")
 
 
-def write_csv(frame: pl.DataFrame, path: Path) -> None:
-    with atomic_path(path) as temporary:
+def write_csv(lakehouse: Lakehouse, frame: pl.DataFrame, path: Location) -> None:
+    with lakehouse.atomic_file(path) as temporary:
         frame.write_csv(temporary, datetime_format=TIMESTAMP_FORMAT, date_format="%Y-%m-%d")
 
 
 def export_dimensions(lakehouse: Lakehouse, stores: pl.DataFrame, products: pl.DataFrame) -> None:
-    write_csv(stores, lakehouse.landing("stores.csv"))
-    write_csv(products, lakehouse.landing("products.csv"))
+    write_csv(lakehouse, stores, lakehouse.landing("stores.csv"))
+    write_csv(lakehouse, products, lakehouse.landing("products.csv"))
 
 
 def export_year(lakehouse: Lakehouse, generator: TransactionGenerator, year: int) -> int:
@@ -60,22 +60,22 @@ def export_year(lakehouse: Lakehouse, generator: TransactionGenerator, year: int
     lines = 0
     counts: dict[str, int] = {}
     for chunk in generator.year(year):
-        write_csv(chunk.lines, month_file(lakehouse, year, chunk.month))
+        write_csv(lakehouse, chunk.lines, month_file(lakehouse, year, chunk.month))
         lines += chunk.lines.height
         for reason, rows in chunk.defects.items():
             counts[reason] = counts.get(reason, 0) + rows
     manifest = lakehouse.landing("transactions", str(year), MANIFEST_FILE)
-    with atomic_path(manifest) as temporary:
+    with lakehouse.atomic_file(manifest) as temporary:
         temporary.write_text(json.dumps({"year": year, "rows_by_reason": counts}, indent=2))
     return lines
 
 
-def read_csv(path: Path, schema: pl.Schema) -> pl.DataFrame:
+def read_csv(lakehouse: Lakehouse, path: Location, schema: pl.Schema) -> pl.DataFrame:
     """Read one landing file as text and conform it to `schema`."""
-    if not path.is_file():
+    if not lakehouse.is_file(path):
         raise LandingFileError(f"{path}: {_MISSING}")
     try:
-        raw = pl.read_csv(path, infer_schema=False)
+        raw = pl.read_csv(lakehouse.polars_source(path), infer_schema=False)
     except (pl.exceptions.PolarsError, OSError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise LandingFileError(f"{path}: malformed CSV: {first_line}") from None
@@ -83,30 +83,17 @@ def read_csv(path: Path, schema: pl.Schema) -> pl.DataFrame:
 
 
 def read_stores(lakehouse: Lakehouse) -> pl.DataFrame:
-    return read_csv(lakehouse.landing("stores.csv"), polars_schema(BronzeStores))
+    return read_csv(lakehouse, lakehouse.landing("stores.csv"), polars_schema(BronzeStores))
 
 
 def read_products(lakehouse: Lakehouse) -> pl.DataFrame:
-    return read_csv(lakehouse.landing("products.csv"), polars_schema(BronzeProducts))
+    return read_csv(lakehouse, lakehouse.landing("products.csv"), polars_schema(BronzeProducts))
 
 
-def transaction_paths(lakehouse: Lakehouse, year: int) -> list[Path]:
-    """Every CSV file of the year's landing folder, by name (monthly and daily files sort by date)."""
+def transaction_files(lakehouse: Lakehouse, year: int) -> list[str]:
+    """The names of every CSV file of the year's landing folder, sorted (monthly and daily files sort by date)."""
     folder = lakehouse.landing("transactions", str(year))
-    return sorted((p for p in folder.glob("*.csv") if p.is_file()), key=lambda p: p.name)
-
-
-def count_data_lines(lakehouse: Lakehouse, year: int) -> int:
-    """Data lines (all but the header) of the year's transaction files, counted from the bytes alone.
-
-    What row conservation at the landing edge compares with: bronze rows + rejected lines must equal it.
-    """
-    total = 0
-    for path in transaction_paths(lakehouse, year):
-        data = path.read_bytes()
-        lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-        total += max(lines - 1, 0)
-    return total
+    return sorted(name for name in lakehouse.names(folder) if name.endswith(".csv"))
 
 
 def landing_months(lakehouse: Lakehouse, year: int) -> list[int]:
@@ -115,11 +102,24 @@ def landing_months(lakehouse: Lakehouse, year: int) -> list[int]:
     For a completeness guard: a month without a file would otherwise just be a month without sales.
     """
     months = set()
-    for path in transaction_paths(lakehouse, year):
-        match = _POS_FILE.fullmatch(path.name)
+    for name in transaction_files(lakehouse, year):
+        match = _POS_FILE.fullmatch(name)
         if match and int(match["year"]) == year and 1 <= int(match["month"]) <= 12:
             months.add(int(match["month"]))
     return sorted(months)
+
+
+def count_data_lines(lakehouse: Lakehouse, year: int) -> int:
+    """Data lines (all but the header) of the year's transaction files, counted from the bytes alone.
+
+    What row conservation at the landing edge compares with: bronze rows + rejected lines must equal it.
+    """
+    total = 0
+    for name in transaction_files(lakehouse, year):
+        data = lakehouse.read_bytes(lakehouse.landing("transactions", str(year), name))
+        lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+        total += max(lines - 1, 0)
+    return total
 
 
 def read_transaction_files(
@@ -131,23 +131,23 @@ def read_transaction_files(
     question. A file with a wrong header, or with more than `max_rejected_share` of its lines rejected,
     raises `LandingFileError`.
     """
-    for path in transaction_paths(lakehouse, year):
-        yield _read_transaction_file(lakehouse, path, year, max_rejected_share)
+    for name in transaction_files(lakehouse, year):
+        yield _read_transaction_file(lakehouse, name, year, max_rejected_share)
 
 
 def read_transactions(lakehouse: Lakehouse, year: int) -> Iterator[pl.DataFrame]:
     """The year's files in name order, one conformed frame at a time; strict: any rejected line stops it.
 
-    For callers that have nowhere to keep rejected lines (bronze until it stores `rejected_lines`): dropping
-    them here would lose rows silently. Every month must have a file; a missing one stops the reading when
-    the files reach it, as a missing monthly file always did.
+    For callers that have nowhere to keep rejected lines (bronze keeps them in `bronze/rejected_lines`, so it
+    reads `read_transaction_files`). Every month must have a file; a missing one stops the reading when the
+    files reach it.
     """
     missing = [m for m in range(1, 13) if m not in landing_months(lakehouse, year)]
-    for path in transaction_paths(lakehouse, year):
-        match = _POS_FILE.fullmatch(path.name)
+    for name in transaction_files(lakehouse, year):
+        match = _POS_FILE.fullmatch(name)
         if missing and match and int(match["month"]) > missing[0]:
             break
-        landing_file = _read_transaction_file(lakehouse, path, year, Settings.max_rejected_share)
+        landing_file = _read_transaction_file(lakehouse, name, year, Settings.max_rejected_share)
         if landing_file.rejected.height:
             first = landing_file.rejected.row(0, named=True)
             raise LandingFileError(f"{landing_file.name}: line {first['line_number']}: {first['error']}")
@@ -156,10 +156,10 @@ def read_transactions(lakehouse: Lakehouse, year: int) -> Iterator[pl.DataFrame]
         raise LandingFileError(f"{month_file(lakehouse, year, missing[0])}: {_MISSING}")
 
 
-def _read_transaction_file(lakehouse: Lakehouse, path: Path, year: int, max_rejected_share: float) -> LandingFile:
-    name = path.relative_to(lakehouse.landing()).as_posix()
+def _read_transaction_file(lakehouse: Lakehouse, file_name: str, year: int, max_rejected_share: float) -> LandingFile:
+    name = f"transactions/{year}/{file_name}"
     try:
-        data = path.read_bytes()
+        data = lakehouse.read_bytes(lakehouse.landing("transactions", str(year), file_name))
     except OSError as error:
         raise LandingFileError(f"{name}: cannot be read ({error.strerror or type(error).__name__})") from None
     parsed = parse_landing_csv(data, BronzeTransactions, name, year, max_rejected_share=max_rejected_share)
@@ -169,7 +169,7 @@ def _read_transaction_file(lakehouse: Lakehouse, path: Path, year: int, max_reje
 def read_manifest(lakehouse: Lakehouse, year: int) -> pl.DataFrame:
     path = lakehouse.landing("transactions", str(year), MANIFEST_FILE)
     try:
-        counts = json.loads(path.read_text())["rows_by_reason"]
+        counts = json.loads(lakehouse.read_text(path))["rows_by_reason"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise LandingFileError(f"{path}: unreadable defect manifest ({type(error).__name__})") from None
     return defect_manifest(year, counts)

@@ -10,10 +10,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +27,10 @@ import polars as pl
 import pyarrow as pa
 
 from retail_lakehouse import catalog, errors, writer
-from retail_lakehouse.definitions import DIMENSIONS_JOB, YEARLY_JOB
+from retail_lakehouse.definitions import DIMENSIONS_JOB, YEARLY_JOB, build_definitions
 from retail_lakehouse.errors import LakehouseError
-from retail_lakehouse.settings import QUARANTINE_REASONS, Settings
+from retail_lakehouse.resources import PARALLEL_YEARS_TAG
+from retail_lakehouse.settings import QUARANTINE_REASONS, Settings, is_object_store
 from retail_lakehouse.storage import Lakehouse
 
 # Failures are reported as one line each by `execute`; Dagster's own console log would add stack traces.
@@ -67,32 +73,44 @@ def check_years(settings: Settings, years: Iterable[int]) -> list[int]:
 
 
 def execute(
-    defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, partition_key: str | None = None
+    defs: dg.Definitions,
+    job_name: str,
+    instance: dg.DagsterInstance,
+    partition_key: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> RunOutcome:
     started = time.perf_counter()
     locks_before = writer.held()
     try:
         result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, partition_key=partition_key, raise_on_error=False, run_config=QUIET_LOGS
+            instance=instance, partition_key=partition_key, raise_on_error=False, run_config=QUIET_LOGS, tags=tags
         )
     finally:
         writer.release_all_but(locks_before)  # a run's lock ends with the run, as a run's process would
-    outcome = RunOutcome(partition_key or job_name, result.success, time.perf_counter() - started)
-    for event in result.all_events:
+    outcome = outcome_of(partition_key or job_name, result.success, time.perf_counter() - started, result.all_events)
+    del result
+    release_memory()
+    return outcome
+
+
+def outcome_of(label: str, success: bool, seconds: float, events: Iterable[dg.DagsterEvent]) -> RunOutcome:
+    """A run's outcome from its events: failed steps (one line each) and asset check verdicts."""
+    outcome = RunOutcome(label, success, seconds)
+    for event in events:
         if event.is_step_failure and event.step_failure_data:
             if event.step_failure_data.error.cls_name == "DagsterAssetCheckFailedError":
                 continue  # reported below, with the check's own description
             outcome.problems.append(f"{event.step_key}: {root_cause(event.step_failure_data.error)}")
-    for evaluation in result.get_asset_check_evaluations():
-        if evaluation.passed:
-            outcome.checks_passed += 1
-        else:
-            outcome.problems.append(
-                f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed: "
-                f"{evaluation.description or ''}"
-            )
-    del result
-    release_memory()
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            assert isinstance(evaluation, dg.AssetCheckEvaluation)
+            if evaluation.passed:
+                outcome.checks_passed += 1
+            else:
+                outcome.problems.append(
+                    f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed: "
+                    f"{evaluation.description or ''}"
+                )
     return outcome
 
 
@@ -135,24 +153,109 @@ def run_pipeline(
     """
     years = check_years(settings, settings.years if years is None else years)
     instance = instance or instance_for_runs()
-    lakehouse = Lakehouse(settings.data_dir)
-    writer.acquire(lakehouse, "`lakehouse run`")
+    lakehouse = Lakehouse.for_settings(settings)
+    holder = f"`lakehouse run` {uuid.uuid4().hex[:8]}"
+    writer.acquire(lakehouse, holder)
+    tags = {writer.WRITER_TAG: holder}
     try:
-        writer.ensure_identity(lakehouse, settings.identity(), rebuild=rebuild)
-        outcomes = [execute(defs, DIMENSIONS_JOB, instance)]
-        progress(outcomes[-1])
-        if outcomes[-1].success:
-            for year in years:
-                outcomes.append(execute(defs, YEARLY_JOB, instance, str(year)))
-                progress(outcomes[-1])
+        with writer.kept_renewed(lakehouse):
+            writer.ensure_identity(lakehouse, settings.identity(), rebuild=rebuild)
+            outcomes = [execute(defs, DIMENSIONS_JOB, instance, tags=tags)]
+            progress(outcomes[-1])
+            if outcomes[-1].success:
+                for year in years:
+                    outcomes.append(execute(defs, YEARLY_JOB, instance, str(year), tags=tags))
+                    progress(outcomes[-1])
         return outcomes
     finally:
         writer.release(lakehouse)
 
 
-def summary(data_dir: Path, years: Iterable[int]) -> pl.DataFrame:
+def run_pipeline_in_parallel(
+    settings: Settings,
+    years: Iterable[int] | None = None,
+    instance: dg.DagsterInstance | None = None,
+    progress: Callable[[RunOutcome], None] = lambda outcome: None,
+    module: str = "retail_lakehouse.definitions",
+) -> list[RunOutcome]:
+    """Like `run_pipeline`, but every year's run at once, their steps on the configured executor's workers.
+
+    For `LAKEHOUSE_EXECUTOR=celery` (or `k8s`) and an `s3://` data root, the only storage the workers share.
+    The dimensions (one small job) are built in this process first. Each year's run is then started as
+    `dagster job execute` (its run coordinator, which hands the steps to the executor) against the
+    persistent instance of `DAGSTER_HOME`, which the workers must share too (in production: Postgres).
+    This process holds the writer lease from the first run to the last; the runs write under it
+    (`writer.WRITER_TAG`) and stage their years side by side (`PARALLEL_YEARS_TAG`), each publishing its own
+    year when its checks passed.
+    """
+    years = check_years(settings, settings.years if years is None else years)
+    if settings.executor == "in_process" or not is_object_store(settings.data_dir):
+        raise LakehouseError(
+            "running years in parallel needs LAKEHOUSE_EXECUTOR=celery (or k8s) and an s3:// LAKEHOUSE_DATA_DIR"
+        )
+    instance = instance or dg.DagsterInstance.get()
+    lakehouse = Lakehouse.for_settings(settings)
+    holder = f"`lakehouse run --parallel` {uuid.uuid4().hex[:8]}"
+    writer.acquire(lakehouse, holder)
+    tags = {writer.WRITER_TAG: holder}
+    try:
+        with writer.kept_renewed(lakehouse), tempfile.TemporaryDirectory(prefix="lakehouse-runs-") as folder:
+            writer.ensure_identity(lakehouse, settings.identity())
+            outcomes = [execute(build_definitions(replace(settings, executor="in_process")), DIMENSIONS_JOB,
+                                instance, tags=tags)]  # fmt: skip
+            progress(outcomes[-1])
+            if outcomes[-1].success:
+                year_tags = tags | {PARALLEL_YEARS_TAG: "true"}
+                launched = [LaunchedRun.start(settings, module, Path(folder), YEARLY_JOB, str(year), year_tags)
+                            for year in years]  # fmt: skip
+                for run in launched:
+                    outcomes.append(run.finish(instance))
+                    progress(outcomes[-1])
+        return outcomes
+    finally:
+        writer.release(lakehouse)
+
+
+@dataclass
+class LaunchedRun:
+    """A run started as `dagster job execute` in the background: its coordinator process and its tags."""
+
+    label: str
+    tags: dict[str, str]
+    process: subprocess.Popen
+    log: Path
+    started: float
+
+    @classmethod
+    def start(
+        cls, settings: Settings, module: str, folder: Path, job: str, partition: str | None, tags: dict[str, str]
+    ) -> LaunchedRun:
+        run_tags = tags | ({"dagster/partition": partition} if partition else {})
+        label = partition or job
+        config, log = folder / f"{label}.yaml", folder / f"{label}.log"
+        config.write_text(json.dumps(QUIET_LOGS))
+        command = [sys.executable, "-m", "dagster", "job", "execute", "-m", module, "-j", job,
+                   "--tags", json.dumps(run_tags), "-c", str(config)]  # fmt: skip
+        with open(log, "wb") as output:
+            env = os.environ | settings.to_env()
+            process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        return cls(label, run_tags, process, log, time.perf_counter())
+
+    def finish(self, instance: dg.DagsterInstance) -> RunOutcome:
+        """Wait for the run to end and read its outcome from the instance."""
+        self.process.wait()
+        seconds = time.perf_counter() - self.started
+        runs = instance.get_runs(filters=dg.RunsFilter(tags=self.tags))
+        if not runs:
+            last = self.log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            return RunOutcome(self.label, False, seconds, problems=[f"the run did not start: {last[0]}"])
+        events = [entry.dagster_event for entry in instance.all_logs(runs[0].run_id) if entry.dagster_event]
+        return outcome_of(self.label, runs[0].status == dg.DagsterRunStatus.SUCCESS, seconds, events)
+
+
+def summary(data_dir: Path | str, years: Iterable[int]) -> pl.DataFrame:
     """Published rows per layer and quarantined rows by reason (one row each), per year and in total."""
-    snapshot = catalog.Catalog(Lakehouse(data_dir)).current()
+    snapshot = catalog.Catalog(Lakehouse.at(data_dir)).current()
 
     def rows(layer: str, table: str, year: int) -> int:
         published = snapshot.table(layer, table)

@@ -17,12 +17,16 @@ from retail_lakehouse.errors import LakehouseError
 from retail_lakehouse.reference import QUARANTINE_REASONS as QUARANTINE_REASONS  # re-exported: older imports
 
 Source = Literal["generator", "landing"]
+Executor = Literal["in_process", "celery", "k8s"]
+EXECUTORS: tuple[str, ...] = ("in_process", "celery", "k8s")
 
 
 # How and where the data is stored and guarded, not what it is: changing these keeps the dataset identity.
 NOT_IDENTITY = frozenset(
     {
         "data_dir",
+        "object_store",
+        "executor",
         "bronze_zstd_level",
         "silver_zstd_level",
         "gold_zstd_level",
@@ -31,6 +35,8 @@ NOT_IDENTITY = frozenset(
         "max_rejected_share",
     }
 )
+OBJECT_STORE_SCHEMES = ("s3://",)
+MASK = "***"
 
 
 class SettingsError(LakehouseError):
@@ -72,6 +78,81 @@ class DefectRates:
                 raise SettingsError(f"LAKEHOUSE_DEFECT_RATES: {name}={rate} is outside 0..0.05")
             values[name] = rate
         return cls(**values)
+
+
+DataRoot = Path | str  # a local folder, or an object store URI such as `s3://bucket/prefix`
+
+
+def parse_data_root(text: str | Path) -> DataRoot:
+    """A local path as a `Path`; an `s3://bucket/prefix` URI kept as text (a `Path` would fold its `//`)."""
+    if isinstance(text, Path):
+        return text
+    if text.startswith(OBJECT_STORE_SCHEMES):
+        bucket = text.split("://", 1)[1].split("/", 1)[0]
+        if not bucket:
+            raise SettingsError(f"LAKEHOUSE_DATA_DIR={text!r}: expected s3://bucket or s3://bucket/prefix")
+        return text.rstrip("/")
+    if "://" in text:
+        raise SettingsError(f"LAKEHOUSE_DATA_DIR={text!r}: only local folders and s3://bucket/prefix are supported")
+    return Path(text)
+
+
+def is_object_store(root: DataRoot) -> bool:
+    return isinstance(root, str) and root.startswith(OBJECT_STORE_SCHEMES)
+
+
+@dataclass(frozen=True)
+class ObjectStoreSettings:
+    """How to reach the object store of an `s3://` data root: endpoint, credentials, region.
+
+    Read from `LAKEHOUSE_S3_ENDPOINT_URL`, `…_ACCESS_KEY_ID`, `…_SECRET_ACCESS_KEY`, `…_REGION` and
+    `…_ALLOW_HTTP`, each falling back to the standard AWS variable of the same meaning (`AWS_ENDPOINT_URL`,
+    `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ALLOW_HTTP`), so one deployment can keep
+    the lakehouse's store apart from other AWS tools. Unset credentials leave the AWS SDKs' own chain (instance
+    roles, web identity) in charge. The secret is masked wherever this object is shown.
+    """
+
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    region: str | None = None
+    allow_http: bool = False
+
+    def __repr__(self) -> str:
+        secret = None if self.secret_access_key is None else MASK
+        return (
+            f"ObjectStoreSettings(endpoint_url={self.endpoint_url!r}, access_key_id={self.access_key_id!r}, "
+            f"secret_access_key={secret!r}, region={self.region!r}, allow_http={self.allow_http!r})"
+        )
+
+    def mask(self, text: str) -> str:
+        """`text` with the secret replaced by `***` (for messages that quote a library's error)."""
+        return text.replace(self.secret_access_key, MASK) if self.secret_access_key else text
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ObjectStoreSettings:
+        def get(name: str) -> str | None:
+            variable = cls.variable(name, env)
+            return None if variable is None else env[variable].strip()
+
+        allow_http = get("ALLOW_HTTP")
+        if allow_http is not None and allow_http.lower() not in ("true", "false", "1", "0"):
+            raise SettingsError(f"{cls.variable('ALLOW_HTTP', env)}={allow_http!r}: expected true or false")
+        return cls(
+            endpoint_url=get("ENDPOINT_URL"),
+            access_key_id=get("ACCESS_KEY_ID"),
+            secret_access_key=get("SECRET_ACCESS_KEY"),
+            region=get("REGION"),
+            allow_http=allow_http is not None and allow_http.lower() in ("true", "1"),
+        )
+
+    @staticmethod
+    def variable(name: str, env: Mapping[str, str]) -> str | None:
+        """Which variable holds setting `name` (e.g. `SECRET_ACCESS_KEY`) in `env`: the LAKEHOUSE_ one wins."""
+        for variable in (f"LAKEHOUSE_S3_{name}", f"AWS_{name}"):
+            if (env.get(variable) or "").strip():
+                return variable
+        return None
 
 
 @dataclass(frozen=True)
@@ -193,7 +274,7 @@ def _overlaps(scenario: Scenario, shock: DemandShock, years: tuple[int, ...]) ->
 class Settings:
     """Everything that varies between a laptop run, CI and a full-scale benchmark."""
 
-    data_dir: Path = Path("data")
+    data_dir: DataRoot = Path("data")
     rows: int = 2_000_000
     seed: int = 42
     years: tuple[int, ...] = (2020, 2021, 2022, 2023, 2024, 2025)
@@ -220,6 +301,9 @@ class Settings:
     def __post_init__(self) -> None:
         """Conflicting scenario knobs fail when the settings are made, not halfway through a run."""
         _ = self.resolved_scenario
+
+    object_store: ObjectStoreSettings = field(default_factory=ObjectStoreSettings)
+    executor: Executor = "in_process"
 
     @property
     def partition_keys(self) -> list[str]:
@@ -253,6 +337,32 @@ class Settings:
             basket_size=self.basket_size,
         )
 
+    def to_env(self) -> dict[str, str]:
+        """The `LAKEHOUSE_*` variables that give these settings back (object store credentials excepted)."""
+        rates = ",".join(f"{name}={rate}" for name, rate in asdict(self.defect_rates).items())
+        return {
+            "LAKEHOUSE_DATA_DIR": str(self.data_dir),
+            "LAKEHOUSE_ROWS": str(self.rows),
+            "LAKEHOUSE_SEED": str(self.seed),
+            "LAKEHOUSE_YEARS": ",".join(self.partition_keys),
+            "LAKEHOUSE_SOURCE": self.source,
+            "LAKEHOUSE_STORES": str(self.stores),
+            "LAKEHOUSE_PRODUCTS": str(self.products),
+            "LAKEHOUSE_DEFECT_RATES": rates,
+            "LAKEHOUSE_BRONZE_ZSTD_LEVEL": str(self.bronze_zstd_level),
+            "LAKEHOUSE_SILVER_ZSTD_LEVEL": str(self.silver_zstd_level),
+            "LAKEHOUSE_GOLD_ZSTD_LEVEL": str(self.gold_zstd_level),
+            "LAKEHOUSE_RETENTION_HOURS": str(self.retention_hours),
+            "LAKEHOUSE_MAX_VOLUME_CHANGE": str(self.max_volume_change),
+            "LAKEHOUSE_MAX_REJECTED_SHARE": str(self.max_rejected_share),
+            "LAKEHOUSE_EXECUTOR": self.executor,
+            "LAKEHOUSE_SCENARIO": self.scenario,
+        } | {
+            f"LAKEHOUSE_{name.upper()}": str(value)
+            for name in ("start_date", "end_date", "growth", "seasonality", "holiday_effects", "basket_size")
+            if (value := getattr(self, name)) is not None
+        }
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -266,8 +376,11 @@ class Settings:
         if source not in ("generator", "landing"):
             raise SettingsError(f"LAKEHOUSE_SOURCE={source!r}: expected 'generator' or 'landing'")
         rates = get("LAKEHOUSE_DEFECT_RATES")
+        executor = get("LAKEHOUSE_EXECUTOR") or default.executor
+        if executor not in EXECUTORS:
+            raise SettingsError(f"LAKEHOUSE_EXECUTOR={executor!r}: expected one of {', '.join(EXECUTORS)}")
         return cls(
-            data_dir=Path(get("LAKEHOUSE_DATA_DIR") or default.data_dir),
+            data_dir=parse_data_root(get("LAKEHOUSE_DATA_DIR") or default.data_dir),
             rows=_int(get, "LAKEHOUSE_ROWS", default.rows, low=1_000, high=2_000_000_000),
             seed=_int(get, "LAKEHOUSE_SEED", default.seed, low=0, high=2**32 - 1),
             years=parse_years(get("LAKEHOUSE_YEARS")) if get("LAKEHOUSE_YEARS") else default.years,
@@ -288,6 +401,8 @@ class Settings:
             seasonality=_switch(get, "LAKEHOUSE_SEASONALITY"),
             holiday_effects=_switch(get, "LAKEHOUSE_HOLIDAY_EFFECTS"),
             basket_size=_number(get, "LAKEHOUSE_BASKET_SIZE"),
+            object_store=ObjectStoreSettings.from_env(env),
+            executor=executor,  # type: ignore[arg-type]
         )
 
 

@@ -48,14 +48,14 @@ def transaction_generator(
 def bronze_stores(settings: Settings) -> pl.DataFrame:
     """The store master data, validated against the bronze contract."""
     if settings.source == "landing":
-        return BronzeStores.validate(landing.read_stores(Lakehouse(settings.data_dir)), lazy=True)
+        return BronzeStores.validate(landing.read_stores(Lakehouse.for_settings(settings)), lazy=True)
     return BronzeStores.validate(generate_stores(settings.stores, settings.seed, settings.years), lazy=True)
 
 
 def bronze_products(settings: Settings) -> pl.DataFrame:
     """The product master data, validated against the bronze contract."""
     if settings.source == "landing":
-        return BronzeProducts.validate(landing.read_products(Lakehouse(settings.data_dir)), lazy=True)
+        return BronzeProducts.validate(landing.read_products(Lakehouse.for_settings(settings)), lazy=True)
     return BronzeProducts.validate(generate_products(settings.products, settings.seed, settings.years), lazy=True)
 
 
@@ -78,7 +78,7 @@ class YearOfTransactions:
     ) -> None:
         self.settings, self.year = settings, year
         self.dimensions = (stores, products, calendar)
-        self.lakehouse = Lakehouse(settings.data_dir)
+        self.lakehouse = Lakehouse.for_settings(settings)
         self.injected: Counter[str] = Counter()
         self.rejected_parts: list[pl.DataFrame] = []
         self.landing_lines = 0

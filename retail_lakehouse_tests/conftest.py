@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from retail_lakehouse.definitions import build_definitions
 from retail_lakehouse.runs import RunOutcome, run_pipeline
 from retail_lakehouse.settings import DefectRates, Settings
 from retail_lakehouse.storage import Lakehouse
+from retail_lakehouse_tests import seaweedfs
 
 E2E_YEARS = (2023, 2024)
 E2E_ROWS = 60_000
@@ -34,7 +36,7 @@ def isolated_dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         yield home
 
 
-def small_settings(data_dir: Path, **overrides: object) -> Settings:
+def small_settings(data_dir: Path | str, **overrides: object) -> Settings:
     """Settings for a dataset that materializes in seconds: two years, 60,000 lines, full dimensions."""
     values: dict[str, object] = {
         "data_dir": data_dir, "rows": E2E_ROWS, "seed": 42, "years": E2E_YEARS, "defect_rates": E2E_DEFECT_RATES,
@@ -87,3 +89,13 @@ def materialized_lakehouse(lakehouse_run: MaterializedLakehouse) -> Path:
     failed = [o for o in lakehouse_run.outcomes if not o.success]
     assert not failed, failed
     return lakehouse_run.data_dir
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[seaweedfs.ObjectStoreServer]:
+    """A SeaweedFS S3 endpoint on loopback ports for the whole session, stopped at its end."""
+    server = seaweedfs.start(tmp_path_factory.mktemp("seaweedfs"))
+    try:
+        yield server
+    finally:
+        seaweedfs.stop(server)

@@ -102,3 +102,14 @@ def test_dashboard_on_a_port_in_use_is_one_line(environment, capsys):
         port = taken.getsockname()[1]
         assert main(["dashboard", "--port", str(port)]) == 2
     assert one_error_line(capsys) == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+def test_parallel_years_need_a_distributed_executor_and_an_object_store(environment, capsys, monkeypatch):
+    monkeypatch.delenv("LAKEHOUSE_EXECUTOR", raising=False)
+    assert main(["run", "--parallel"]) == 2
+    assert one_error_line(capsys).startswith(
+        "error: running years in parallel needs LAKEHOUSE_EXECUTOR=celery (or k8s) and an s3:// LAKEHOUSE_DATA_DIR"
+    )
+    assert main(["run", "--parallel", "--rebuild"]) == 2
+    assert one_error_line(capsys) == "error: --rebuild runs one year at a time: leave out --parallel"
+    assert not environment.exists()  # no data touched

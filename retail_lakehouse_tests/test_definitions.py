@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from retail_lakehouse import checks
 from retail_lakehouse.definitions import DIMENSIONS_JOB, YEARLY_JOB, build_definitions
@@ -74,3 +75,19 @@ def test_jobs_split_dimensions_from_yearly_partitions(tmp_path):
 def test_every_asset_has_a_description_for_the_ui(tmp_path):
     for key, node in asset_keys(build_definitions(Settings(data_dir=tmp_path))).items():
         assert node.description and node.description.strip(), key
+
+
+def test_the_executor_is_chosen_by_the_settings(tmp_path, monkeypatch):
+    from dagster_celery import celery_executor
+
+    from retail_lakehouse.definitions import CELERY_BACKEND, CELERY_BROKER, executor_for
+    from retail_lakehouse.settings import SettingsError
+
+    assert executor_for(Settings(data_dir=tmp_path)) is dg.in_process_executor
+    monkeypatch.delenv(CELERY_BROKER, raising=False)
+    monkeypatch.delenv(CELERY_BACKEND, raising=False)
+    with pytest.raises(SettingsError, match="LAKEHOUSE_EXECUTOR=celery needs LAKEHOUSE_CELERY_BROKER and"):
+        executor_for(Settings(data_dir=tmp_path, executor="celery"))
+    monkeypatch.setenv(CELERY_BROKER, "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv(CELERY_BACKEND, "redis://127.0.0.1:6379/1")
+    assert executor_for(Settings(data_dir=tmp_path, executor="celery")).name == celery_executor.name

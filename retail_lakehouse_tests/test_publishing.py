@@ -330,3 +330,25 @@ def test_unreadable_landing_lines_are_kept_with_their_place_and_a_changed_format
     assert refused.returncode == 1
     problem = next(line.strip() for line in refused.stdout.splitlines() if "refused as a changed format" in line)
     assert "pos_2023-03.csv" in problem and "line 6" in problem and "Traceback" not in refused.stdout, problem
+
+
+def test_years_staged_side_by_side_are_each_published_on_their_own(tmp_path):
+    """Runs of 2023 and 2024 of one writer stage their years in the same table at once (no reset)."""
+    lakehouse = Lakehouse(tmp_path)
+
+    def stage(year: int, frame: pl.DataFrame) -> None:
+        lakehouse.write("silver", "lines", year, frame, 3, run_id=f"run {year}", published_version=None, reset=False)
+
+    stage(2023, lines(0, 3))
+    stage(2024, lines(100, 2))
+    audit(tmp_path, 2024)
+    publish_year(tmp_path, 2024)
+    assert ids(tmp_path) == [100, 101]  # 2023 is staged in the same version, and not published
+    audit(tmp_path, 2023)
+    stage(2024, lines(200, 1))  # the 2024 run stages again before 2023 is published
+    snapshot = publish_year(tmp_path, 2023)  # 2023's verdict holds: its files are the same in the newer version
+    assert ids(tmp_path, years=[2023]) == [0, 1, 2]
+    assert ids(tmp_path, years=[2024]) == [100, 101]  # not the newer, unaudited 2024
+    assert snapshot.tables[KEY].rows == {"2023": 3, "2024": 2}
+    assert snapshot.tables[KEY].years == {"2024": 1}  # 2024 is read from the version it was published at
+    assert ids(tmp_path, version=1) == [100, 101]

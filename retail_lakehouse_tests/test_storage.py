@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
@@ -110,3 +112,27 @@ def test_exclusive_create_lets_exactly_one_writer_win(tmp_path):
     assert not create_exclusively(target, "second")
     assert target.read_text() == "first"
     assert [p.name for p in target.parent.iterdir()] == ["00000001.json"]  # no temporary file left behind
+
+
+def test_writers_of_different_years_may_commit_at_the_same_moment(tmp_path):
+    write(Lakehouse(tmp_path), "t", 2022, frame(0, 1))
+    failures: list[BaseException] = []
+
+    def year_writer(year: int) -> None:
+        lakehouse = Lakehouse(tmp_path)  # one per writer, as in separate processes
+        try:
+            for attempt in range(4):
+                rows = frame(year * 100, attempt + 1)
+                lakehouse.write("bronze", "t", year, rows, 3, run_id=str(year), published_version=None, reset=False)
+        except BaseException as error:
+            failures.append(error)
+
+    writers = [threading.Thread(target=year_writer, args=(year,)) for year in (2023, 2024)]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    assert failures == []
+    lakehouse = Lakehouse(tmp_path)
+    head = lakehouse.head_version("bronze", "t")
+    assert lakehouse.rows_by_year("bronze", "t", head) == {"2022": 1, "2023": 4, "2024": 4}  # each year's last write

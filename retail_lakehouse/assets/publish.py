@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import dagster as dg
 import polars as pl
 
+from retail_lakehouse import writer
 from retail_lakehouse.catalog import publish, table_key
 from retail_lakehouse.resources import LakehouseResource, frame_to_markdown
 from retail_lakehouse.storage import WHOLE_TABLE
@@ -38,9 +39,11 @@ def build_publish_assets(
     @dg.asset(key=["catalog", "dimension_release"], deps=list(dimensions), group_name=GROUP, kinds={"deltalake"})
     def dimension_release(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
         """The published stores, products and calendar: every dimension table made visible together."""
-        lakehouse.begin_writing(context.run_id)
-        snapshot = publish(lakehouse.catalog, dimension_tables, WHOLE_TABLE, required_checks, context.run_id,
-                           lakehouse.retention_hours)  # fmt: skip
+        lakehouse.begin_writing(context.run_id, context.run.tags)
+        with writer.kept_renewed(lakehouse.lakehouse):
+            snapshot = publish(lakehouse.catalog, dimension_tables, WHOLE_TABLE, required_checks, context.run_id,
+                               lakehouse.retention_hours)  # fmt: skip
+        lakehouse.end_writing(context.run_id, context.run.tags)
         versions = {key: snapshot.tables[key].delta_version for key in dimension_tables}
         return dg.MaterializeResult(metadata=_published(snapshot.version, versions))
 
@@ -53,10 +56,12 @@ def build_publish_assets(
     )
     def year_release(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
         """One year's published tables, bronze to gold, made visible together once every check passed."""
-        lakehouse.begin_writing(context.run_id)
+        lakehouse.begin_writing(context.run_id, context.run.tags)
         year = context.partition_key
-        snapshot = publish(lakehouse.catalog, yearly_tables, year, required_checks, context.run_id,
-                           lakehouse.retention_hours, may_be_empty=MAY_BE_EMPTY)  # fmt: skip
+        with writer.kept_renewed(lakehouse.lakehouse):
+            snapshot = publish(lakehouse.catalog, yearly_tables, year, required_checks, context.run_id,
+                               lakehouse.retention_hours, may_be_empty=MAY_BE_EMPTY)  # fmt: skip
+        lakehouse.end_writing(context.run_id, context.run.tags)
         versions = {key: snapshot.tables[key].delta_version for key in yearly_tables if key in snapshot.tables}
         rows = {key: snapshot.tables[key].rows.get(year, 0) for key in yearly_tables if key in snapshot.tables}
         metadata = _published(snapshot.version, versions) | {
