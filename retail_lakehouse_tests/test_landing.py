@@ -112,7 +112,7 @@ def test_each_file_comes_with_its_rejected_lines_and_good_lines_in_name_order(tm
     assert rejected.select("file", "line_number", "year").row(0) == ("transactions/2023/pos_2023-03-31.csv", 3, 2023)
     assert rejected["error"][0].startswith("column quantity: cannot read 'x7' as Int32")
     assert rejected["raw_line"][0] == ",".join(bad).rstrip("\n")
-    march_lines = landing.read_csv(landing.month_file(source, 2023, 3), files[2].lines.schema)
+    march_lines = landing.read_csv(source, landing.month_file(source, 2023, 3), files[2].lines.schema)
     assert files[2].lines.equals(march_lines.head(5))
     assert files[1].lines.equals(march_lines.slice(5, 2))
     assert landing.landing_months(lakehouse, 2023) == [1, 3]
