@@ -306,7 +306,7 @@ def render_page(
     not make sense gets a sentence, never an exception.
     """
     generation = data.gold_generation(data_dir)
-    missing, years = _gold_overview(Path(data_dir), generation)
+    missing, years = _gold_overview(str(data_dir), generation)
     if missing:
         present = len(data.GOLD_TABLES) - len(missing)
         detail = f"The gold layer under {data_dir}/gold is " + (
@@ -347,7 +347,7 @@ def render_page(
         except BadAddress as error:
             notes.append(str(error))
 
-    outputs = dict(_cached_view(Path(data_dir), generation, years, view))  # a copy: the cached one is shared
+    outputs = dict(_cached_view(str(data_dir), generation, years, view))  # a copy: the cached one is shared
     outputs["search"] = dash.no_update if trigger in (None, "url") or view == shown else view.search()
     if notes:
         outputs["message"] = _notice(notes)
@@ -750,7 +750,7 @@ def table_csv(data_dir: Path, search: object, table: object) -> tuple[str, str] 
     first. None when the address or table name (both from the client) name no table in view.
     """
     generation = data.gold_generation(data_dir)
-    missing, years = _gold_overview(Path(data_dir), generation)
+    missing, years = _gold_overview(str(data_dir), generation)
     try:
         view = parse_view(search, years) if not missing else None
     except BadAddress:

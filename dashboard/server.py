@@ -33,8 +33,8 @@ def default_workers() -> int:
 class DashboardServer(BaseApplication):
     """gunicorn's arbiter and workers serving `create_app(data_dir)`, configured from a dict of its settings."""
 
-    def __init__(self, data_dir: Path, options: dict[str, Any]) -> None:
-        self.data_dir = Path(data_dir)
+    def __init__(self, data_dir: Path | str, options: dict[str, Any]) -> None:
+        self.data_dir = data_dir  # a folder or an `s3://` root: `Path` would fold the `//`
         self.options = options
         super().__init__()
 

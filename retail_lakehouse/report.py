@@ -135,10 +135,11 @@ def published_years(snapshot: Snapshot) -> list[int]:
 
 def load_report(data_dir: Path, year: int | None = None) -> Report:
     """Read the published tables the report needs; `year` defaults to the latest published one."""
-    snapshot = Catalog(Lakehouse(Path(data_dir))).current()
+    lakehouse = Lakehouse.at(data_dir)
+    snapshot = Catalog(lakehouse).current()
     years = published_years(snapshot)
     if not years:
-        raise LakehouseError(f"no published gold in {Path(data_dir).resolve()}: run `lakehouse run` first")
+        raise LakehouseError(f"no published gold in {lakehouse.location}: run `lakehouse run` first")
     if year is None:
         year = years[-1]
     elif year not in years:

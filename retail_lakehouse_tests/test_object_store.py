@@ -117,7 +117,7 @@ def test_a_wrong_secret_is_refused_in_one_line_that_does_not_show_it(object_stor
 def test_landing_files_round_trip_through_the_object_store(object_store, request):
     lakehouse = lake(object_store, request.node.name)
     years = (2023,)
-    stores, products = generate_stores(40, 42, years), generate_products(500, 42)
+    stores, products = generate_stores(40, 42, years), generate_products(500, 42, years)
     generator = TransactionGenerator(
         stores, products, generate_calendar(years), rows=5_000, seed=42, years=years, defect_rates=DefectRates()
     )
@@ -137,13 +137,13 @@ def test_landing_files_round_trip_through_the_object_store(object_store, request
 def test_the_resource_gets_variable_names_not_secrets(object_store):
     env = object_store.env()
     settings = small_settings(object_store.uri("resource"), object_store=ObjectStoreSettings.from_env(env))
-    resource = LakehouseResource.from_settings(settings, env=env)
+    resource = LakehouseResource.from_settings(settings, environment=env)
     assert resource.s3_secret_access_key == dg.EnvVar("LAKEHOUSE_S3_SECRET_ACCESS_KEY")
     assert resource.s3_endpoint_url == dg.EnvVar("LAKEHOUSE_S3_ENDPOINT_URL")
     assert object_store.secret_access_key not in repr(resource)
     # A secret that is not in the environment would have to be written into the run's configuration.
     with pytest.raises(SettingsError, match="the S3 secret must come from"):
-        LakehouseResource.from_settings(settings, env={})
+        LakehouseResource.from_settings(settings, environment={})
     local = resources_for(small_settings(Path("data")))["lakehouse"]
     assert local.s3_secret_access_key == "" and local.s3_endpoint_url == ""
 
@@ -180,7 +180,10 @@ def test_every_published_table_on_s3_equals_the_local_build_row_for_row(s3_build
     for layer, table in [*YEARLY_MODELS, *DIMENSION_MODELS]:
         on_s3 = catalog.scan(layer, table, data_dir=settings.data_dir).collect()
         local = catalog.scan(layer, table, data_dir=materialized_lakehouse).collect()
-        assert on_s3.height == local.height > 0 or table == "transactions_quarantine", (layer, table)
+        assert on_s3.height == local.height > 0 or table in ("transactions_quarantine", "rejected_lines"), (
+            layer,
+            table,
+        )
         assert on_s3.sort(on_s3.columns).equals(local.sort(local.columns)), (layer, table)
 
 
