@@ -180,6 +180,15 @@ def drill_target(token: object, filters: Filters, years: Sequence[int]) -> View:
     if match is None:
         raise BadAddress(f"{_quoted(token)} is not a year, month or day to open.")
     year, month, day = (int(part) if part else None for part in match.groups())
+    assert year is not None  # the pattern requires it
+    return _dated_view(year, month, day, filters, years)
+
+
+def _dated_view(year: int, month: int | None, day: int | None, filters: Filters, years: Sequence[int]) -> View:
+    """The year, month or day view of a date's parts, or a `BadAddress` naming what gold does not have.
+
+    A day without a month is the caller's to refuse (addresses say so; click tokens cannot carry one).
+    """
     if year not in years:
         raise BadAddress(f"There is no data for {year}; the lakehouse has {_known(years)}.")
     if month is None:
@@ -277,17 +286,9 @@ def parse_view(search: object, years: Sequence[int]) -> View:
         if month is not None or day is not None:
             raise BadAddress("A month or day needs a year, e.g. ?year=2024&month=3.")
         return View("year", max(years), filters=filters)
-    if year not in years:
-        raise BadAddress(f"There is no data for {year}; the lakehouse has {known}.")
-    if month is None:
-        if day is not None:
-            raise BadAddress("A day needs a month, e.g. ?year=2024&month=3&day=12.")
-        return View("year", year, filters=filters)
-    if not 1 <= month <= 12:
-        raise BadAddress(f"There is no month {month}; months run from 1 to 12.")
-    if day is None:
-        return View("month", year, month, filters=filters)
-    return View("day", year, month, _date(year, month, day), filters=filters)
+    if year in years and month is None and day is not None:
+        raise BadAddress("A day needs a month, e.g. ?year=2024&month=3&day=12.")
+    return _dated_view(year, month, day, filters, years)
 
 
 Picker = Literal["year", "month", "week"]

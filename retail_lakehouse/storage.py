@@ -558,16 +558,6 @@ class Lakehouse:
         )
         return len(removed)
 
-    def run_of_version(self, layer: str, table: str, version: int) -> str | None:
-        """The run id that committed a version (None for commits not made by a run)."""
-        delta = self._table(layer, table)
-        if delta is None:
-            return None
-        for commit in delta.history():
-            if commit.get("version") == version:
-                return commit.get(RUN_ID_KEY)
-        return None
-
 
 def stats(rows: int) -> str:
     """A data file's statistics as Delta records them (the row count is all the catalog needs)."""
