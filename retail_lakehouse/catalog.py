@@ -36,6 +36,11 @@ SNAPSHOT_NAME = re.compile(r"^(\d{8})\.json$")
 PUBLISH_ATTEMPTS = 20
 
 
+# Yearly tables that can rightly hold no rows for a year (a clean year has no quarantine and no unreadable
+# landing lines): a publish does not refuse them for being empty.
+MAY_BE_EMPTY = ("silver/transactions_quarantine", "bronze/rejected_lines")
+
+
 class PublishError(LakehouseError):
     """A publish was refused: something the year needs is missing or did not pass its audit."""
 
