@@ -17,6 +17,7 @@ from retail_lakehouse.errors import StorageError
 from retail_lakehouse.landing import count_data_lines
 from retail_lakehouse.resources import LakehouseResource
 from retail_lakehouse.schemas import GOLD_MODELS, GRAINS, YEARLY_MODELS, SilverTransactions, TransactionsQuarantine
+from retail_lakehouse.sources import expected_months
 from retail_lakehouse.transforms.gold import vat_identity_violations
 from retail_lakehouse.transforms.silver import quarantine_by_reason
 
@@ -163,8 +164,9 @@ def build_checks(partitions: dg.PartitionsDefinition) -> list[dg.AssetChecksDefi
             months = set(transactions.select(pl.col("transaction_ts").dt.month().unique()).collect().to_series())
             published = lakehouse.catalog.current().table("bronze", "transactions")
             published_rows = None if published is None else published.rows.get(year)
+            expected = expected_months(lakehouse.settings, int(year))
             results = volume_result(
-                rows(transactions), {m for m in months if m is not None}, set(range(1, 13)), published_rows,
+                rows(transactions), {m for m in months if m is not None}, expected, published_rows,
                 lakehouse.max_volume_change, lakehouse.rebuild,
             )  # fmt: skip
             return audited(context, lakehouse, BRONZE, results[name])

@@ -1,4 +1,4 @@
-"""The `lakehouse` command: generate, run, summary, history, rollback, report and dashboard.
+"""The `lakehouse` command: generate, deliver, run, summary, history, rollback, report and dashboard.
 
 Errors the lakehouse knows about (bad settings, malformed files, unknown partitions, missing data) are
 printed as one line, `error: ...`, with exit status 2; a failed Dagster run exits with status 1.
@@ -7,6 +7,7 @@ printed as one line, `error: ...`, with exit status 2; a failed Dagster run exit
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import time
 import uuid
@@ -26,6 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="write the point-of-sale CSV export to <data>/landing instead of building bronze",
     )
+    deliver = commands.add_parser(
+        "deliver", help="write the next day's point-of-sale export (all stores, one CSV) into the landing zone"
+    )
+    deliver.add_argument("--days", default="1", help="deliver this many days, never past today (default 1)")
     run = commands.add_parser("run", help="materialize every asset for every configured year through Dagster")
     run.add_argument("--years", help="only these years, e.g. 2023 or 2021-2022 (default: LAKEHOUSE_YEARS)")
     run.add_argument(
@@ -59,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "generate":
             return _generate(settings, to_landing=args.to_landing)
+        if args.command == "deliver":
+            return _deliver(settings, _positive("--days", args.days))
         if args.command == "run":
             years = parse_years(args.years) if args.years else settings.years
             return _run(settings, years, args.rebuild, args.parallel)
@@ -177,17 +184,11 @@ def _generate(settings: Settings, to_landing: bool) -> int:
         return 0 if outcome.success else 1
 
     from retail_lakehouse import landing
-    from retail_lakehouse.generator.calendar import generate_calendar
-    from retail_lakehouse.generator.products import generate_products
-    from retail_lakehouse.generator.stores import generate_stores
-    from retail_lakehouse.sources import transaction_generator
+    from retail_lakehouse.sources import export_generator
     from retail_lakehouse.storage import Lakehouse
 
     lakehouse = Lakehouse.for_settings(settings)
-    stores = generate_stores(settings.stores, settings.seed, settings.years)
-    products = generate_products(settings.products, settings.seed, settings.years)
-    calendar = generate_calendar(settings.years, settings.resolved_scenario.holiday_effects)
-    generator = transaction_generator(settings, stores, products, calendar)
+    generator, stores, products = export_generator(settings)
     landing.export_dimensions(lakehouse, stores, products)
     for year in settings.years:
         started = time.perf_counter()
@@ -195,6 +196,28 @@ def _generate(settings: Settings, to_landing: bool) -> int:
         print(f"  {year}: {lines:>12,} lines -> {lakehouse.landing('transactions', str(year))} "
               f"({time.perf_counter() - started:.1f} s)")  # fmt: skip
     print("Landing files written. Build bronze from them with LAKEHOUSE_SOURCE=landing lakehouse run")
+    return 0
+
+
+def _deliver(settings: Settings, days: int) -> int:
+    """Write the next `days` days' POS exports into the landing zone, up to today at most."""
+    from retail_lakehouse import landing
+    from retail_lakehouse.sources import export_generator
+    from retail_lakehouse.storage import Lakehouse
+
+    lakehouse = Lakehouse.for_settings(settings)
+    first, today = landing.next_delivery_day(lakehouse), dt.date.today()
+    if first > today:
+        raise LakehouseError(f"the next day to deliver, {first}, is after today ({today}): nothing to deliver yet")
+    if first.year > settings.calendar_years[-1]:
+        raise LakehouseError(f"{first} is after the calendar's last year {settings.calendar_years[-1]}")
+    generator, _, _ = export_generator(settings)
+    delivered = [first + dt.timedelta(days=n) for n in range(days) if first + dt.timedelta(days=n) <= today]
+    for day in delivered:
+        lines = landing.deliver_day(lakehouse, generator, day)
+        print(f"  {day}: {lines:>10,} lines -> {landing.day_file(lakehouse, day)}", flush=True)
+    if len(delivered) < days:
+        print(f"Stopped at today ({today}): {days - len(delivered)} day(s) not delivered")
     return 0
 
 

@@ -9,6 +9,7 @@ from retail_lakehouse.assets.bronze import build_bronze_assets
 from retail_lakehouse.assets.gold import build_gold_assets
 from retail_lakehouse.assets.publish import build_publish_assets
 from retail_lakehouse.assets.silver import build_silver_assets
+from retail_lakehouse.automation import build_automation, with_automation
 from retail_lakehouse.checks import build_checks, required_checks
 from retail_lakehouse.partitions import yearly_partitions
 from retail_lakehouse.resources import resources_for
@@ -23,7 +24,7 @@ def build_definitions(
 ) -> dg.Definitions:
     """Everything Dagster loads; `environment` (the process's, for the code location) makes the resource's
     fields `EnvVar`s wherever a `LAKEHOUSE_*` variable is set."""
-    partitions = yearly_partitions(settings)
+    partitions = yearly_partitions()
     tables = [*build_bronze_assets(partitions), *build_silver_assets(partitions), *build_gold_assets(partitions)]
     yearly = [key for a in tables if a.partitions_def is not None for key in a.keys]
     dimensions = [key for a in tables if a.partitions_def is None for key in a.keys]
@@ -41,10 +42,14 @@ def build_definitions(
             description="One year: bronze transactions -> silver -> gold, every asset check, then published.",
         ),
     ]
+    assets = dg.map_asset_specs(with_automation, [*tables, dimension_release, year_release])
+    sensors, schedules = build_automation(jobs[1])
     return dg.Definitions(
-        assets=[*tables, dimension_release, year_release],
+        assets=assets,
         asset_checks=checks,
         jobs=jobs,
+        sensors=sensors,
+        schedules=schedules,
         resources=resources_for(settings, rebuild=rebuild, environment=environment),
         executor=executor_for(settings),
     )

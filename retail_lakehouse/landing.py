@@ -1,8 +1,10 @@
 """The landing zone: CSV files as a point-of-sale export delivers them, written and read back.
 
 Layout: `landing/stores.csv`, `landing/products.csv`, and per year `landing/transactions/<year>/` with one
-file per month (`pos_<year>-<month>.csv`, header row, `.` decimals, empty for missing values; daily files
-`pos_<year>-<month>-<day>.csv` may sit next to them) and the generator's `defect_manifest.json`.
+file per whole month (`pos_<year>-<month>.csv`, header row, `.` decimals, empty for missing values) and one
+per delivered day (`pos_<year>-<month>-<day>.csv`: the month that has not ended yet, and each day
+`lakehouse deliver` adds), with the generator's `defect_manifest.json` and one `defect_manifest_<date>.json`
+per delivered day.
 Transaction files are read line by line against the bronze contract: a line that cannot be read becomes a
 rejected line with its file, number, text and reason, and a file with too many of them is refused with a
 one-line error naming the file, the line and the column. Every path goes through `Lakehouse`, so the landing
@@ -11,23 +13,28 @@ zone works on a local disk and on an object store alike.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import polars as pl
 
 from retail_lakehouse.errors import LandingFileError
 from retail_lakehouse.generator.defects import defect_manifest
-from retail_lakehouse.generator.transactions import TransactionGenerator
+from retail_lakehouse.generator.transactions import TransactionChunk, TransactionGenerator
 from retail_lakehouse.schemas import BronzeProducts, BronzeStores, BronzeTransactions, polars_schema
 from retail_lakehouse.settings import Settings
 from retail_lakehouse.storage import Lakehouse, Location
 from retail_lakehouse.transforms.bronze import TIMESTAMP_FORMAT, conform_columns, parse_landing_csv
 
 MANIFEST_FILE = "defect_manifest.json"
-_POS_FILE = re.compile(r"pos_(?P<year>\d{4})-(?P<month>\d{2})(?:-\d{2})?\.csv")
+LANDING_DIGEST = "landing_digest"  # bronze metadata: the `year_digest` a year was built from
+MANIFEST_PREFIX = "defect_manifest"  # a delivered day's manifest: `defect_manifest_<date>.json`
+_POS_FILE = re.compile(r"pos_(?P<year>\d{4})-(?P<month>\d{2})(?:-(?P<day>\d{2}))?\.csv")
 _MISSING = "landing file is missing (run `lakehouse generate --to-landing`)"
 
 
@@ -55,19 +62,94 @@ def export_dimensions(lakehouse: Lakehouse, stores: pl.DataFrame, products: pl.D
     write_csv(lakehouse, products, lakehouse.landing("products.csv"))
 
 
+def day_file(lakehouse: Lakehouse, day: dt.date) -> Location:
+    return lakehouse.landing("transactions", str(day.year), f"pos_{day.isoformat()}.csv")
+
+
 def export_year(lakehouse: Lakehouse, generator: TransactionGenerator, year: int) -> int:
-    """Write a year's monthly POS files and its defect manifest; returns the lines written."""
+    """Write a year's POS files up to the generator's as-of day and its defect manifest; returns the lines.
+
+    A whole month is one monthly file; the month of the as-of day, which has not ended, is the daily files of
+    its days so far, as `deliver_day` writes them, so that later deliveries go on from the next day (and so is
+    a month that already has daily files: a rerun never lays a monthly file over delivered days).
+    """
     lines = 0
-    counts: dict[str, int] = {}
+    counts: Counter[str] = Counter()
+    delivered = {match["month"] for name in transaction_files(lakehouse, year) if (match := _POS_FILE.fullmatch(name))
+                 and match["day"]}  # fmt: skip
     for chunk in generator.year(year):
+        first = dt.date(year, chunk.month, 1)
+        last = min(_month_end(year, chunk.month), generator.as_of or _month_end(year, chunk.month))
+        if last < _month_end(year, chunk.month) or f"{chunk.month:02d}" in delivered:
+            for day in (first + dt.timedelta(days=n) for n in range((last - first).days + 1)):
+                lines += _write_day(lakehouse, chunk.between(day, day), day)
+            continue
         write_csv(lakehouse, chunk.lines, month_file(lakehouse, year, chunk.month))
         lines += chunk.lines.height
-        for reason, rows in chunk.defects.items():
-            counts[reason] = counts.get(reason, 0) + rows
-    manifest = lakehouse.landing("transactions", str(year), MANIFEST_FILE)
-    with lakehouse.atomic_file(manifest) as temporary:
-        temporary.write_text(json.dumps({"year": year, "rows_by_reason": counts}, indent=2))
+        counts.update(chunk.defects)
+    _write_manifest(lakehouse, lakehouse.landing("transactions", str(year), MANIFEST_FILE), year, counts)
     return lines
+
+
+def deliver_day(lakehouse: Lakehouse, generator: TransactionGenerator, day: dt.date) -> int:
+    """Write one day's point-of-sale export of all stores (and its manifest); returns the lines written."""
+    return _write_day(lakehouse, generator.day(day), day)
+
+
+def _write_day(lakehouse: Lakehouse, chunk: TransactionChunk, day: dt.date) -> int:
+    write_csv(lakehouse, chunk.lines, day_file(lakehouse, day))
+    manifest = lakehouse.landing("transactions", str(day.year), f"{MANIFEST_PREFIX}_{day.isoformat()}.json")
+    _write_manifest(lakehouse, manifest, day.year, chunk.defects)
+    return chunk.lines.height
+
+
+def _write_manifest(lakehouse: Lakehouse, path: Location, year: int, counts: Mapping[str, int]) -> None:
+    with lakehouse.atomic_file(path) as temporary:
+        temporary.write_text(json.dumps({"year": year, "rows_by_reason": dict(counts)}, indent=2))
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def landing_years(lakehouse: Lakehouse) -> list[int]:
+    """The years with a folder of transaction files in the landing zone, ascending."""
+    return sorted(int(name) for name in lakehouse.names(lakehouse.landing("transactions")) if name.isdigit())
+
+
+def covered_through(lakehouse: Lakehouse, year: int) -> dt.date | None:
+    """The last day the year's POS files cover (a monthly file covers its month), or None without files."""
+    last = None
+    for name in transaction_files(lakehouse, year):
+        match = _POS_FILE.fullmatch(name)
+        if match and int(match["year"]) == year and 1 <= int(match["month"]) <= 12:
+            month = int(match["month"])
+            end = dt.date(year, month, int(match["day"])) if match["day"] else _month_end(year, month)
+            last = end if last is None or end > last else last
+    return last
+
+
+def next_delivery_day(lakehouse: Lakehouse) -> dt.date:
+    """The day after the last one the landing zone covers: what a daily export delivers next."""
+    covered = [day for year in landing_years(lakehouse) if (day := covered_through(lakehouse, year))]
+    if not covered:
+        folder = lakehouse.landing("transactions")
+        raise LandingFileError(f"{folder}: no POS files yet (run `lakehouse generate --to-landing`)")
+    return max(covered) + dt.timedelta(days=1)
+
+
+def year_digest(lakehouse: Lakehouse, year: int) -> str:
+    """A digest of the names and sizes of the year's landing files: it changes when a file arrives or changes.
+
+    Bronze records it (`LANDING_DIGEST`) so that the delivery sensor knows what each year was built from.
+    """
+    sizes = lakehouse.file_sizes(lakehouse.landing("transactions", str(year)))
+    return hashlib.sha256(json.dumps(sorted(sizes.items())).encode()).hexdigest()[:16]
+
+
+def landing_fingerprint(lakehouse: Lakehouse) -> dict[str, str]:
+    """Per landing year (as a partition key), its `year_digest`."""
+    return {str(year): year_digest(lakehouse, year) for year in landing_years(lakehouse)}
 
 
 def read_csv(lakehouse: Lakehouse, path: Location, schema: pl.Schema) -> pl.DataFrame:
@@ -167,9 +249,16 @@ def _read_transaction_file(lakehouse: Lakehouse, file_name: str, year: int, max_
 
 
 def read_manifest(lakehouse: Lakehouse, year: int) -> pl.DataFrame:
-    path = lakehouse.landing("transactions", str(year), MANIFEST_FILE)
-    try:
-        counts = json.loads(lakehouse.read_text(path))["rows_by_reason"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise LandingFileError(f"{path}: unreadable defect manifest ({type(error).__name__})") from None
+    """The year's defect manifest: the bulk export's and every delivered day's, added up."""
+    folder = lakehouse.landing("transactions", str(year))
+    names = sorted(n for n in lakehouse.names(folder) if n.startswith(MANIFEST_PREFIX) and n.endswith(".json"))
+    if not names:
+        raise LandingFileError(f"{lakehouse.landing('transactions', str(year), MANIFEST_FILE)}: {_MISSING}")
+    counts: Counter[str] = Counter()
+    for name in names:
+        path = lakehouse.landing("transactions", str(year), name)
+        try:
+            counts.update(json.loads(lakehouse.read_text(path))["rows_by_reason"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise LandingFileError(f"{path}: unreadable defect manifest ({type(error).__name__})") from None
     return defect_manifest(year, counts)

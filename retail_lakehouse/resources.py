@@ -29,7 +29,7 @@ from retail_lakehouse import writer
 from retail_lakehouse.catalog import Catalog, Snapshot, table_key
 from retail_lakehouse.errors import StorageError
 from retail_lakehouse.schemas import TABLE_MODELS, polars_schema
-from retail_lakehouse.settings import ObjectStoreSettings, Settings, SettingsError, is_object_store
+from retail_lakehouse.settings import OPTIONAL_SETTINGS, ObjectStoreSettings, Settings, SettingsError, is_object_store
 from retail_lakehouse.storage import Lakehouse, TableData
 
 PREVIEW_ROWS = 5
@@ -63,6 +63,8 @@ class LakehouseResource(dg.ConfigurableResource):
     seasonality: str = ""
     holiday_effects: str = ""
     basket_size: str = ""
+    # The day the data reaches (empty: the last day of the last year, never after today).
+    as_of: str = ""
     s3_endpoint_url: str = ""
     s3_access_key_id: str = ""
     s3_secret_access_key: str = Field(default="", repr=False)
@@ -94,8 +96,7 @@ class LakehouseResource(dg.ConfigurableResource):
             "max_rejected_share": settings.max_rejected_share,
             "scenario": settings.scenario,
         } | {
-            name: "" if getattr(settings, name) is None else str(getattr(settings, name))
-            for name in ("start_date", "end_date", "growth", "seasonality", "holiday_effects", "basket_size")
+            name: "" if getattr(settings, name) is None else str(getattr(settings, name)) for name in OPTIONAL_SETTINGS
         }
         for name, value in values.items():
             variable = f"LAKEHOUSE_{name.upper()}"

@@ -26,9 +26,10 @@ import dagster as dg
 import polars as pl
 import pyarrow as pa
 
-from retail_lakehouse import catalog, errors, writer
+from retail_lakehouse import catalog, errors, landing, writer
 from retail_lakehouse.definitions import DIMENSIONS_JOB, YEARLY_JOB, build_definitions
 from retail_lakehouse.errors import LakehouseError
+from retail_lakehouse.partitions import add_years
 from retail_lakehouse.resources import PARALLEL_YEARS_TAG
 from retail_lakehouse.settings import QUARANTINE_REASONS, Settings, is_object_store
 from retail_lakehouse.storage import Lakehouse
@@ -61,15 +62,26 @@ def instance_for_runs() -> dg.DagsterInstance:
 
 
 def check_years(settings: Settings, years: Iterable[int]) -> list[int]:
-    """The requested years, or a one-line error naming the ones that are not partitions."""
+    """The requested years, or a one-line error naming the ones that are not partitions.
+
+    A partition is a configured year or, reading from the landing zone, a year deliveries have reached.
+    """
     years = list(years)
-    unknown = [y for y in years if y not in settings.years]
+    known = known_years(settings)
+    unknown = [y for y in years if y not in known]
     if unknown:
+        delivered = " or delivered into the landing zone" if settings.source == "landing" else ""
         raise LakehouseError(
-            f"unknown partition(s) {unknown}: the configured years are {settings.partition_keys[0]}.."
-            f"{settings.partition_keys[-1]} (LAKEHOUSE_YEARS)"
+            f"unknown partition(s) {unknown}: the years are {settings.partition_keys[0]}.."
+            f"{settings.partition_keys[-1]} (LAKEHOUSE_YEARS){delivered}"
         )
     return years
+
+
+def known_years(settings: Settings) -> list[int]:
+    """The years that are partitions: the configured ones, and those the landing zone has files for."""
+    delivered = landing.landing_years(Lakehouse.for_settings(settings)) if settings.source == "landing" else []
+    return sorted(set(settings.years) | set(delivered))
 
 
 def execute(
@@ -80,6 +92,8 @@ def execute(
     tags: dict[str, str] | None = None,
 ) -> RunOutcome:
     started = time.perf_counter()
+    if partition_key is not None:
+        add_years(instance, [partition_key])
     locks_before = writer.held()
     try:
         result = defs.resolve_job_def(job_name).execute_in_process(
@@ -153,6 +167,7 @@ def run_pipeline(
     """
     years = check_years(settings, settings.years if years is None else years)
     instance = instance or instance_for_runs()
+    add_years(instance, known_years(settings))  # every year shows in the UI, not only those run now
     lakehouse = Lakehouse.for_settings(settings)
     holder = f"`lakehouse run` {uuid.uuid4().hex[:8]}"
     writer.acquire(lakehouse, holder)
@@ -205,6 +220,7 @@ def run_pipeline_in_parallel(
                                 instance, tags=tags)]  # fmt: skip
             progress(outcomes[-1])
             if outcomes[-1].success:
+                add_years(instance, years)
                 year_tags = tags | {PARALLEL_YEARS_TAG: "true"}
                 launched = [LaunchedRun.start(settings, module, Path(folder), YEARLY_JOB, str(year), year_tags)
                             for year in years]  # fmt: skip

@@ -33,8 +33,11 @@ NOT_IDENTITY = frozenset(
         "retention_hours",
         "max_volume_change",
         "max_rejected_share",
+        "as_of",
     }
 )
+# Settings without a default value of their own: unset means the scenario's value (or, for `as_of`, a rule).
+OPTIONAL_SETTINGS = ("start_date", "end_date", "growth", "seasonality", "holiday_effects", "basket_size", "as_of")
 OBJECT_STORE_SCHEMES = ("s3://",)
 MASK = "***"
 
@@ -301,9 +304,32 @@ class Settings:
     def __post_init__(self) -> None:
         """Conflicting scenario knobs fail when the settings are made, not halfway through a run."""
         _ = self.resolved_scenario
+        if self.as_of is not None:
+            if self.as_of > dt.date.today():
+                raise SettingsError(f"LAKEHOUSE_AS_OF={self.as_of} is after today ({dt.date.today()})")
+            if self.as_of < dt.date(self.years[0], 1, 1):
+                raise SettingsError(f"LAKEHOUSE_AS_OF={self.as_of} is before LAKEHOUSE_YEARS {self.years[0]}")
 
     object_store: ObjectStoreSettings = field(default_factory=ObjectStoreSettings)
     executor: Executor = "in_process"
+    # The day the data reaches: the last day of the last configured year, or today if that is earlier. Not part
+    # of the dataset identity: moving it on fills the current year further, and changes no day already there.
+    as_of: dt.date | None = None
+
+    @property
+    def effective_as_of(self) -> dt.date:
+        """`as_of`, or by default the last day of the last configured year but never after today."""
+        return self.as_of or min(dt.date(self.years[-1], 12, 31), dt.date.today())
+
+    @property
+    def calendar_years(self) -> tuple[int, ...]:
+        """The configured years and every year after them up to the one after today (or after the as-of day).
+
+        The calendar and the traffic model reach that far so that a day delivered after the configured years
+        (the current year, or a new one from 1 January) has its holidays and its traffic without a rebuild.
+        """
+        horizon = max(self.years[-1], self.effective_as_of.year, dt.date.today().year) + 1
+        return (*self.years, *range(self.years[-1] + 1, horizon + 1))
 
     @property
     def partition_keys(self) -> list[str]:
@@ -359,7 +385,7 @@ class Settings:
             "LAKEHOUSE_SCENARIO": self.scenario,
         } | {
             f"LAKEHOUSE_{name.upper()}": str(value)
-            for name in ("start_date", "end_date", "growth", "seasonality", "holiday_effects", "basket_size")
+            for name in OPTIONAL_SETTINGS
             if (value := getattr(self, name)) is not None
         }
 
@@ -403,6 +429,7 @@ class Settings:
             basket_size=_number(get, "LAKEHOUSE_BASKET_SIZE"),
             object_store=ObjectStoreSettings.from_env(env),
             executor=executor,  # type: ignore[arg-type]
+            as_of=_date(get, "LAKEHOUSE_AS_OF"),
         )
 
 

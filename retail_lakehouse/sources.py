@@ -6,6 +6,7 @@ they measure is what the assets write.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
 
@@ -42,7 +43,15 @@ def transaction_generator(
         years=settings.years,
         defect_rates=settings.defect_rates,
         scenario=settings.resolved_scenario,
+        as_of=settings.effective_as_of,
     )
+
+
+def export_generator(settings: Settings) -> tuple[TransactionGenerator, pl.DataFrame, pl.DataFrame]:
+    """The generator with the dimensions it was built on (stores, products): for a landing export."""
+    stores = generate_stores(settings.stores, settings.seed, settings.years)
+    products = generate_products(settings.products, settings.seed, settings.years)
+    return transaction_generator(settings, stores, products, bronze_calendar(settings)), stores, products
 
 
 def bronze_stores(settings: Settings) -> pl.DataFrame:
@@ -61,8 +70,27 @@ def bronze_products(settings: Settings) -> pl.DataFrame:
 
 def bronze_calendar(settings: Settings) -> pl.DataFrame:
     """Public holidays and opening per date and federal state, validated against the bronze contract."""
-    calendar = generate_calendar(settings.years, settings.resolved_scenario.holiday_effects)
+    calendar = generate_calendar(settings.calendar_years, settings.resolved_scenario.holiday_effects)
     return BronzeCalendar.validate(calendar, lazy=True)
+
+
+def expected_months(settings: Settings, year: int) -> set[int]:
+    """The months of `year` that must have lines: those the scenario's window and the data's last day reach.
+
+    The last day is the as-of day for the generator and the last day the landing files cover for the
+    landing zone, so a current year holds the months so far, and a missing file before the last one shows.
+    """
+    scenario = settings.resolved_scenario
+    first = max(dt.date(year, 1, 1), scenario.first_day)
+    if settings.source == "landing":
+        last = landing.covered_through(Lakehouse.for_settings(settings), year)
+    else:
+        last = settings.effective_as_of
+    if last is not None and scenario.last_day < dt.date(settings.years[-1], 12, 31):  # a window ending early
+        last = min(last, scenario.last_day)
+    if last is None or last < first:
+        return set()
+    return set(range(first.month, min(last, dt.date(year, 12, 31)).month + 1))
 
 
 class YearOfTransactions:

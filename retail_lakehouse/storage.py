@@ -241,6 +241,12 @@ class Lakehouse:
         selector = pafs.FileSelector(self._path(folder), allow_not_found=True)
         return [info.base_name for info in self.filesystem.get_file_info(selector)]
 
+    def file_sizes(self, folder: Location) -> dict[str, int]:
+        """Name -> bytes of the files directly in `folder` (none if it does not exist): what a sensor compares."""
+        selector = pafs.FileSelector(self._path(folder), allow_not_found=True)
+        infos = self.filesystem.get_file_info(selector)
+        return {info.base_name: info.size for info in infos if info.type == pafs.FileType.File}
+
     def read_bytes(self, location: Location) -> bytes:
         """The whole file; `FileNotFoundError` if it does not exist."""
         if isinstance(location, Path):

@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from retail_lakehouse.landing import LANDING_DIGEST, year_digest
 from retail_lakehouse.resources import LakehouseResource, frame_to_markdown
 from retail_lakehouse.schemas import DefectManifest
 from retail_lakehouse.sources import YearOfTransactions, bronze_calendar, bronze_products, bronze_stores
@@ -69,11 +70,15 @@ def build_bronze_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
         calendar: pl.LazyFrame,
     ) -> Iterator[dg.Output[Any]]:
         settings = lakehouse.settings
-        source = YearOfTransactions(settings, int(context.partition_key), stores, products, calendar)
+        year = int(context.partition_key)
+        source = YearOfTransactions(settings, year, stores, products, calendar)
         selected = context.selected_output_names
         if "transactions" in selected:
+            # Taken before reading: a file arriving meanwhile makes the delivery sensor build the year again.
+            landing = settings.source == "landing"
+            built_from = {LANDING_DIGEST: year_digest(lakehouse.lakehouse, year)} if landing else {}
             # The IO manager writes the stream before the next output is produced, so the manifest is complete.
-            yield dg.Output(source.chunks(), "transactions")
+            yield dg.Output(source.chunks(), "transactions", metadata=built_from)
         else:
             for _ in source.chunks():  # the manifest or rejected lines alone: read the source through to count
                 pass

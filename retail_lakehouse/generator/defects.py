@@ -61,8 +61,10 @@ def inject_defects(
     rates: DefectRates,
     n_products: int,
     rng: np.random.Generator,
-) -> tuple[Lines, np.ndarray, dict[str, int]]:
-    """Corrupt lines in place, return (lines with duplicate copies appended, transaction totals, counts)."""
+) -> tuple[Lines, np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Corrupt lines in place; return the lines with duplicate copies appended, the transaction totals, and per
+    reason the transactions it was injected into with the rows each makes silver quarantine (for the manifest,
+    which counts them per day)."""
     n_lines, n_transactions = len(lines.quantity), len(starts)
     wanted = {"duplicate": round(rates.duplicate * n_lines)}
     wanted |= {reason: round(getattr(rates, reason) * n_lines) for reason in LINE_DEFECTS}
@@ -107,11 +109,10 @@ def inject_defects(
     line_totals = np.repeat(totals, sizes)
 
     copies = one_line(picked["duplicate"])
-    counts = dict.fromkeys(QUARANTINE_REASONS, 0)
-    counts |= {reason: len(picked[reason]) for reason in ("duplicate", *LINE_DEFECTS)}
-    counts["transaction_total_mismatch"] = int(sizes[broken].sum())
+    injected = {reason: (picked[reason], np.ones(len(picked[reason]), dtype=np.int64)) for reason in picked}
+    injected["transaction_total_mismatch"] = (broken, sizes[broken].astype(np.int64))
     # A re-sent file: the copies arrive after the month's other lines, far from their originals.
-    return lines.append(lines.take(copies)), np.concatenate([line_totals, line_totals[copies]]), counts
+    return lines.append(lines.take(copies)), np.concatenate([line_totals, line_totals[copies]]), injected
 
 
 def _nonzero_cents(rng: np.random.Generator, n: int) -> np.ndarray:

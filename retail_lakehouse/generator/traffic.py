@@ -9,8 +9,10 @@ seasonal parts and the holiday parts on or off.
 A new store takes its customers partly from the others: each day's volume is shared among the stores open
 that day, so the chain's volume grows by the scenario's growth rate, not faster as stores open.
 
-The model is scaled so the expected lines over every configured day equal the lines asked for; a year
-generated alone therefore gets exactly the traffic it gets in a full run. Demand shocks (lockdowns, panic
+The model covers every date of the calendar (the configured years and the years after them that daily
+deliveries reach) and is scaled so the expected lines over the configured years equal the lines asked for; a
+year generated alone therefore gets exactly the traffic it gets in a full run, and a later year goes on
+with the same scale and growth. Demand shocks (lockdowns, panic
 buying) apply after the scaling, so they change their own days and nothing else.
 """
 
@@ -54,11 +56,6 @@ class MonthTraffic:
     basket_factor: np.ndarray  # stores x dates
 
 
-def all_dates(years: tuple[int, ...]) -> np.ndarray:
-    """Every date of the configured years, as datetime64[D]."""
-    return np.concatenate([np.arange(np.datetime64(f"{y}-01-01"), np.datetime64(f"{y + 1}-01-01")) for y in years])
-
-
 def national_day_factor(dates: np.ndarray, first_year: int, scenario: Scenario) -> np.ndarray:
     """Weekday x month x events x growth for each date, before per-state holidays and store opening."""
     days = dates.astype("datetime64[D]").astype(object)
@@ -96,7 +93,7 @@ def scaled_baskets(format_basket: np.ndarray, transactions: np.ndarray, mean_lin
 
 
 class TrafficModel:
-    """Expected transactions per store and date over all configured years (a stores x dates matrix)."""
+    """Expected transactions per store and date over the calendar's dates (a stores x dates matrix)."""
 
     def __init__(
         self,
@@ -109,7 +106,11 @@ class TrafficModel:
         scenario: Scenario,
     ) -> None:
         self.scenario = scenario
-        self.dates = all_dates(years)
+        # Every date the calendar holds: the configured years and those deliveries may reach after them.
+        self.dates = np.unique(calendar["date"].to_numpy().astype("datetime64[D]"))
+        year_of_date = self.dates.astype("datetime64[Y]").astype(np.int64) + 1970
+        self.years = tuple(np.unique(year_of_date).tolist())
+        configured = np.isin(year_of_date, years)
         self.short_day = is_short_day(self.dates) & scenario.holiday_effects
         n_days = len(self.dates)
         state_codes = sorted(set(calendar["state_code"].to_list()))
@@ -124,13 +125,17 @@ class TrafficModel:
         open_weight = weight.sum(axis=0)
         shared = np.divide(store_traffic.sum(), open_weight, out=np.zeros(n_days), where=open_weight > 0)
         window = (self.dates >= np.datetime64(scenario.first_day)) & (self.dates <= np.datetime64(scenario.last_day))
+        if scenario.last_day == dt.date(years[-1], 12, 31):  # a window to the end goes on after the years
+            window |= self.dates > np.datetime64(scenario.last_day)
         day = national_day_factor(self.dates, years[0], scenario) * shared * window
         rush = before_holiday & scenario.holiday_effects
         state_factor = np.where(rush, BEFORE_HOLIDAY_FACTOR, 1.0)[store_state]
         intensity = weight * day[None, :] * state_factor * open_by_state[store_state]
 
-        self.basket_lines = scaled_baskets(format_basket, intensity.sum(axis=1), scenario.basket_size)
-        expected_lines = float((intensity * self.basket_lines[:, None]).sum())
+        # Scaled on the configured years alone, so a later year of the calendar changes no configured day.
+        configured_intensity = intensity[:, configured]
+        self.basket_lines = scaled_baskets(format_basket, configured_intensity.sum(axis=1), scenario.basket_size)
+        expected_lines = float((configured_intensity * self.basket_lines[:, None]).sum())
         scale = target_lines / expected_lines if expected_lines > 0 else 0.0
         self.transactions_per_day = intensity * scale
         for shock in scenario.shocks:

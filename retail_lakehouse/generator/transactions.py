@@ -6,6 +6,7 @@ month can be generated alone and equals the same month of a full run, and memory
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from retail_lakehouse.generator.products import category_season, product_popular
 from retail_lakehouse.generator.seeds import rng_for
 from retail_lakehouse.generator.stores import store_traffic
 from retail_lakehouse.generator.traffic import TrafficModel
-from retail_lakehouse.reference import FOOD_CATEGORIES, PAYMENT_METHOD_ENUM, PAYMENT_METHODS
+from retail_lakehouse.reference import FOOD_CATEGORIES, PAYMENT_METHOD_ENUM, PAYMENT_METHODS, QUARANTINE_REASONS
 from retail_lakehouse.schemas import LINE_MONEY, PRICE
 from retail_lakehouse.settings import DefectRates, Scenario, resolve_scenario
 
@@ -42,16 +43,41 @@ _PAYMENT_METHODS = pl.Series(PAYMENT_METHODS, dtype=PAYMENT_METHOD_ENUM)
 
 @dataclass(frozen=True)
 class TransactionChunk:
-    """One month of bronze transaction lines, and the rows per quarantine reason its defects cause."""
+    """Bronze transaction lines of one month (or of the days of it that have happened), and per day and
+    quarantine reason the rows its defects cause (`date`, `reason`, `rows`)."""
 
     year: int
     month: int
     lines: pl.DataFrame
-    defects: dict[str, int]
+    injected: pl.DataFrame
+
+    @property
+    def defects(self) -> dict[str, int]:
+        """The rows per quarantine reason that the chunk's defects cause: its part of the manifest."""
+        totals = self.injected.group_by("reason").agg(pl.col("rows").sum())
+        return dict.fromkeys(QUARANTINE_REASONS, 0) | dict(totals.iter_rows())
+
+    def between(self, first: dt.date, last: dt.date) -> TransactionChunk:
+        """The lines and defects of the days `first`..`last` (both included), in the month's order.
+
+        A day cut from a month equals that day of the month generated whole, because the month is always
+        generated whole: a POS export of a day is what the day would have been anyway.
+        """
+        day = pl.col("transaction_ts").dt.date()
+        return TransactionChunk(
+            self.year,
+            self.month,
+            self.lines.filter(day.is_between(first, last)),
+            self.injected.filter(pl.col("date").is_between(first, last)),
+        )
 
 
 class TransactionGenerator:
-    """Generates the transaction lines of any configured year, month by month."""
+    """Generates the transaction lines of any year of the calendar, month by month, up to the as-of day.
+
+    `years` are the configured years, over which `rows` lines are spread; a later year of the calendar (the
+    one deliveries reach after them) goes on with the same volume, growth and prices.
+    """
 
     def __init__(
         self,
@@ -64,8 +90,10 @@ class TransactionGenerator:
         years: tuple[int, ...],
         defect_rates: DefectRates,
         scenario: Scenario | None = None,
+        as_of: dt.date | None = None,
     ) -> None:
         self.seed = seed
+        self.as_of = as_of
         self.years = years
         self.rates = defect_rates
         self.scenario = scenario or resolve_scenario("baseline", years)
@@ -87,11 +115,22 @@ class TransactionGenerator:
         self.basket_lines = self.traffic.basket_lines
 
     def year(self, year: int) -> Iterator[TransactionChunk]:
-        """The year's months in order; one month in memory at a time."""
-        if year not in self.years:
-            raise ValueError(f"year {year} is not one of the configured years {self.years}")
+        """The year's months in order up to the as-of day (the last month cut there); one month in memory."""
+        if year not in self.traffic.years:
+            raise ValueError(f"year {year} is outside the calendar's years {self.traffic.years}")
         for month in range(1, 13):
-            yield self.month(year, month)
+            if self.as_of is not None and dt.date(year, month, 1) > self.as_of:
+                return
+            chunk = self.month(year, month)
+            if self.as_of is not None and (year, month) == (self.as_of.year, self.as_of.month):
+                chunk = chunk.between(dt.date(year, month, 1), self.as_of)
+            yield chunk
+
+    def day(self, day: dt.date) -> TransactionChunk:
+        """One day's lines, as a daily point-of-sale export delivers them: the day of its month."""
+        if day.year not in self.traffic.years:
+            raise ValueError(f"{day} is outside the calendar's years {self.traffic.years}")
+        return self.month(day.year, day.month).between(day, day)
 
     def month(self, year: int, month: int) -> TransactionChunk:
         rng = rng_for(self.seed, "transactions", year, month)
@@ -143,8 +182,8 @@ class TransactionGenerator:
             store_missing=np.zeros(n_lines, dtype=bool),
             product_missing=np.zeros(n_lines, dtype=bool),
         )
-        lines, totals, defects = inject_defects(lines, starts, sizes, self.rates, len(self.product_ids), rng)
-        return TransactionChunk(year, month, _to_frame(lines, totals), defects)
+        lines, totals, injected = inject_defects(lines, starts, sizes, self.rates, len(self.product_ids), rng)
+        return TransactionChunk(year, month, _to_frame(lines, totals), _injected_by_day(injected, dates[tx_day]))
 
     def _products(self, weights: np.ndarray, draw: np.ndarray, food_store: np.ndarray) -> np.ndarray:
         """The product of each line: by `weights` over the whole assortment in stores that sell food, over
@@ -168,6 +207,18 @@ class TransactionGenerator:
         shares = np.clip(PAYMENT_2020 + PAYMENT_DRIFT * (year - 2020), 0.02, None)
         cdf = np.cumsum(shares) / shares.sum()
         return np.minimum(np.searchsorted(cdf, rng.random(n)), len(shares) - 1).astype(np.int8)
+
+
+def _injected_by_day(injected: dict[str, tuple[np.ndarray, np.ndarray]], tx_date: np.ndarray) -> pl.DataFrame:
+    """Rows per day and reason, from the transactions each defect went into (`tx_date`: each one's date)."""
+    parts = [
+        pl.DataFrame(
+            {"date": tx_date[transactions], "reason": reason, "rows": rows},
+            schema={"date": pl.Date, "reason": pl.String, "rows": pl.Int64},
+        )
+        for reason, (transactions, rows) in injected.items()
+    ]
+    return pl.concat(parts).group_by("date", "reason").agg(pl.col("rows").sum()).sort("date", "reason")
 
 
 def _pick(weights: np.ndarray, draw: np.ndarray) -> np.ndarray:
