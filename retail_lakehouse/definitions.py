@@ -43,7 +43,8 @@ def build_definitions(
         ),
     ]
     assets = dg.map_asset_specs(with_automation, [*tables, dimension_release, year_release])
-    sensors, schedules = build_automation(jobs[1])
+    year_roots = [key for a in tables if a.partitions_def for key in a.keys if not set(a.asset_deps[key]) & set(yearly)]
+    sensors, schedules = build_automation(jobs[1], year_roots)
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,

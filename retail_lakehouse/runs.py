@@ -70,9 +70,9 @@ def check_years(settings: Settings, years: Iterable[int]) -> list[int]:
     known = known_years(settings)
     unknown = [y for y in years if y not in known]
     if unknown:
-        delivered = " or delivered into the landing zone" if settings.source == "landing" else ""
+        delivered = ", and the years the landing zone has files for" if settings.source == "landing" else ""
         raise LakehouseError(
-            f"unknown partition(s) {unknown}: the years are {settings.partition_keys[0]}.."
+            f"unknown partition(s) {unknown}: the configured years are {settings.partition_keys[0]}.."
             f"{settings.partition_keys[-1]} (LAKEHOUSE_YEARS){delivered}"
         )
     return years

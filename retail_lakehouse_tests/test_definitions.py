@@ -7,6 +7,7 @@ import pytest
 
 from retail_lakehouse import checks
 from retail_lakehouse.definitions import DIMENSIONS_JOB, YEARLY_JOB, build_definitions
+from retail_lakehouse.partitions import YEAR_PARTITIONS
 from retail_lakehouse.schemas import GOLD_MODELS
 from retail_lakehouse.settings import Settings
 
@@ -29,13 +30,27 @@ def test_every_layer_has_its_assets_under_the_contract_keys(tmp_path):
     assert keys == expected
 
 
-def test_fact_tables_are_partitioned_by_configured_year_and_dimensions_are_not(tmp_path):
+def test_fact_tables_are_partitioned_by_year_and_dimensions_are_not(tmp_path):
     defs = build_definitions(Settings(data_dir=tmp_path, years=(2021, 2022, 2023)))
-    for key, node in asset_keys(defs).items():
-        if key.split("/")[1] in DIMENSIONS or key == "catalog/dimension_release":
-            assert node.partitions_def is None, key
-        else:
-            assert node.partitions_def.get_partition_keys() == ["2021", "2022", "2023"], key
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(YEAR_PARTITIONS, ["2021", "2022", "2023"])
+        for key, node in asset_keys(defs).items():
+            if key.split("/")[1] in DIMENSIONS or key == "catalog/dimension_release":
+                assert node.partitions_def is None, key
+            else:
+                keys = node.partitions_def.get_partition_keys(dynamic_partitions_store=instance)
+                assert keys == ["2021", "2022", "2023"], key
+
+
+def test_silver_gold_and_the_release_follow_bronze_by_automation_and_gold_has_a_freshness_policy(tmp_path):
+    nodes = asset_keys(build_definitions(Settings(data_dir=tmp_path)))
+    automated = {key for key, node in nodes.items() if node.automation_condition is not None}
+    assert automated == {key for key in nodes if key.startswith(("silver/transactions", "gold/"))} | {
+        "catalog/year_release"
+    }
+    assert {key for key, node in nodes.items() if node.freshness_policy is not None} == {
+        key for key in nodes if key.startswith("gold/")
+    }
 
 
 def test_checks_cover_conservation_contract_manifest_calendar_and_gold(tmp_path):

@@ -7,7 +7,8 @@ VENV="$ROOT/.venv"
 export DAGSTER_HOME="${DAGSTER_HOME:-$ROOT/.dagster_home}"
 mkdir -p "$DAGSTER_HOME"
 # One run at a time: runs of a data root write under one lock, so a backfill over every year queues its runs
-# (one year in memory at once) instead of starting them together and failing all but one.
+# (one year in memory at once) instead of starting them together and failing all but one. Freshness
+# policies (gold turns stale after a day without a delivery) are evaluated only where enabled.
 [ -f "$DAGSTER_HOME/dagster.yaml" ] || cat > "$DAGSTER_HOME/dagster.yaml" <<'YAML'
 telemetry:
   enabled: false
@@ -15,6 +16,7 @@ concurrency:
   runs:
     max_concurrent_runs: 1
 YAML
+grep -q '^freshness:' "$DAGSTER_HOME/dagster.yaml" || printf 'freshness:\n  enabled: true\n' >> "$DAGSTER_HOME/dagster.yaml"
 
 find_python() {
   for candidate in python3.11 python3.12 python3 python; do
