@@ -521,7 +521,7 @@ def _closed_day(data_dir: Path, view: View, totals: Totals) -> html.Div | None:
 
 def _map(data_dir: Path, period: Period, filters: Filters, per_state: pl.DataFrame) -> dict[str, Any]:
     """Germany: revenue per federal state (under the category filter) and the stores (in the filtered states)."""
-    title = f"Revenue per federal state and the stores, {period.label} · click a state"
+    title = f"Revenue per federal state and the stores, {period.label} · click a state or store to filter"
     if filters.categories:
         title += f" · states: {_categories_note(filters)}; stores: all categories"
     stores = data.store_sales(data_dir, period.start, period.end, filters)

@@ -210,7 +210,7 @@ def states_figure(per_state: pl.DataFrame, selected: Sequence[str]) -> Figure:
 
 def map_figure(per_state: pl.DataFrame, stores: pl.DataFrame, selected: Sequence[str]) -> Figure:
     """Germany's federal states shaded by revenue (all 16, zero where none), the filtered ones outlined, and the
-    stores as dots sized by their revenue; a click on a state filters by it, as on the bars.
+    stores as dots sized by their revenue; a click on a state, or on a store in it, filters by the state.
 
     Only the bundled Länder are drawn (no basemap, nothing fetched from the internet); the view fits them.
     """
@@ -238,7 +238,8 @@ def map_figure(per_state: pl.DataFrame, stores: pl.DataFrame, selected: Sequence
         "name": "Stores",
         "lat": stores["latitude"].to_list(),
         "lon": stores["longitude"].to_list(),
-        # No customdata: a click on a store filters nothing (the callback reads customdata as a state code).
+        # A store's state code: a click on a store filters by its state (the dots cover much of a state's area).
+        "customdata": stores["state_code"].to_list(),
         "text": [
             f"{r['store_name']}, {r['city']} ({r['format']}): {euros(r['revenue'])}"
             for r in stores.iter_rows(named=True)

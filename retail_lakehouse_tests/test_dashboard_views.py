@@ -292,8 +292,8 @@ def test_stores_with_their_places_and_the_periods_revenue(gold: Path) -> None:
 def test_the_map_shades_every_state_and_marks_the_stores(gold: Path) -> None:
     page = render_page(gold, "?year=2024&month=3&state=BY&category=Bakery")
     assert page["map_title"] == (
-        "Revenue per federal state and the stores, March 2024 · click a state · states: Bakery only; "
-        "stores: all categories"
+        "Revenue per federal state and the stores, March 2024 · click a state or store to filter · "
+        "states: Bakery only; stores: all categories"
     )
     states, stores = page["map"]["data"]
     assert states["type"] == "choropleth" and states["geojson"] == "assets/germany_states.geo.json"
@@ -308,13 +308,15 @@ def test_the_map_shades_every_state_and_marks_the_stores(gold: Path) -> None:
     assert stores["text"] == ["Markt München, München (supermarket): 38 €"]
     geo = page["map"]["layout"]["geo"]
     assert geo["fitbounds"] == "locations" and geo["visible"] is False
-    # A click on a state's shape filters by it, as a click on its bar does; a click on a store changes nothing.
+    # A click on a state's shape filters by it, as a click on its bar does; a click on nothing changes nothing.
     click = {"points": [{"customdata": "NW"}]}
     assert render_page(gold, "?year=2024&month=3", None, None, "map-graph", click)["search"] == (
         "?year=2024&month=3&state=NW"
     )
-    store_click = {"points": [{"text": "Markt Köln"}]}
-    assert render_page(gold, "?year=2024&month=3", None, None, "map-graph", store_click)["search"] is dash.no_update
+    assert stores["customdata"] == ["BY"]  # a click on the store filters by its state
+    assert render_page(gold, "?year=2024&month=3", None, None, "map-graph", {"points": [{}]})["search"] is (
+        dash.no_update
+    )
 
 
 def test_the_bundled_map_has_each_state_once_small_and_inside_germany() -> None:
