@@ -50,7 +50,7 @@ from dashboard.views import (
 from retail_lakehouse.schemas import CATEGORIES
 from retail_lakehouse.settings import parse_data_root
 
-GRAPHS = ("trend-graph", "daily-graph", "state-graph", "category-graph")
+GRAPHS = ("trend-graph", "daily-graph", "state-graph", "category-graph", "map-graph")
 PICKERS = ("year-picker", "month-picker", "week-picker")
 # Plotly's toolbar with its PNG download (at twice the size on screen), without the selection tools.
 GRAPH_CONFIG = {
@@ -97,6 +97,8 @@ def create_app(data_dir: Path) -> dash.Dash:
             "states_figure": Output("state-graph", "figure"),
             "category_title": Output("category-title", "children"),
             "categories_figure": Output("category-graph", "figure"),
+            "map_title": Output("map-title", "children"),
+            "map": Output("map-graph", "figure"),
             "tables": Output("tables", "children"),
             "year_options": Output("year-picker", "options"),
             "year_value": Output("year-picker", "value"),
@@ -181,7 +183,7 @@ _OUTPUT_NAMES = (
     "trend_title", "week_links", "trend", "trend_note", "state_title", "states_figure", "category_title",
     "categories_figure", "tables", "year_options", "year_value", "month_options", "month_value", "week_options",
     "week_value", "daily_style", "daily_title", "daily", "heatmap_style", "heatmap_title", "heatmap", "closed",
-    "charts_style",
+    "charts_style", "map_title", "map",
 )  # fmt: skip
 
 
@@ -253,6 +255,9 @@ def _layout() -> html.Div:
                         ]),
                         html.Div(className="grid", children=[card("state-title", "state-graph"),
                                                              card("category-title", "category-graph")]),
+                        html.Section(id="map-card", className="card", children=[
+                            html.H3(id="map-title"), _graph("map-graph", height=620),
+                        ]),
                         html.Div(id="tables", className="grid"),
                     ]),
                 ],
@@ -333,9 +338,9 @@ def render_page(
                 view = drill_target(token, view.filters, years)
             except BadAddress as error:
                 notes.append(str(error))
-    elif trigger in ("state-graph", "category-graph"):
+    elif trigger in ("state-graph", "category-graph", "map-graph"):
         chosen_states, chosen_categories = view.filters.states, view.filters.categories
-        if trigger == "state-graph":
+        if trigger in ("state-graph", "map-graph"):
             chosen_states = _toggle(chosen_states, _clicked(click))
         else:
             chosen_categories = _toggle(chosen_categories, _clicked(click))
@@ -443,6 +448,8 @@ def _render_view(data_dir: Path, years: Sequence[int], view: View) -> dict[str, 
             label,
         )
     stores = data.top_stores(data_dir, view.day, filters) if view.day is not None else None
+    # One read for the bars and the map: every state's revenue, under the category filter only.
+    per_state = data.sales_per_state(data_dir, period.start, period.end, Filters(categories=filters.categories))
     return page | {
         "closed": None,
         "charts_style": SHOWN,
@@ -451,10 +458,8 @@ def _render_view(data_dir: Path, years: Sequence[int], view: View) -> dict[str, 
         **_daily(data_dir, view, period),
         **_heatmap(data_dir, years, view),
         "state_title": "By federal state" + (" · " + _categories_note(filters) if filters.categories else ""),
-        "states_figure": figures.states_figure(
-            data.sales_per_state(data_dir, period.start, period.end, Filters(categories=filters.categories)),
-            filters.states,
-        ),
+        "states_figure": figures.states_figure(per_state, filters.states),
+        **_map(data_dir, period, filters, per_state),
         "category_title": "By category" + (" · " + _states_note(filters) if filters.states else ""),
         "categories_figure": figures.categories_figure(
             data.sales_per_category(data_dir, period.start, period.end, Filters(states=filters.states)),
@@ -512,6 +517,15 @@ def _closed_day(data_dir: Path, view: View, totals: Totals) -> html.Div | None:
     where = "every federal state" if not states else ", ".join(STATE_NAMES[s] for s in states)
     sentence = f"{day_label(view.day)} was {reason}: the stores in {where} were closed, so there were no sales."
     return html.Div(html.P(sentence), className="card closed", id="closed-card")
+
+
+def _map(data_dir: Path, period: Period, filters: Filters, per_state: pl.DataFrame) -> dict[str, Any]:
+    """Germany: revenue per federal state (under the category filter) and the stores (in the filtered states)."""
+    title = f"Revenue per federal state and the stores, {period.label} · click a state or store to filter"
+    if filters.categories:
+        title += f" · states: {_categories_note(filters)}; stores: all categories"
+    stores = data.store_sales(data_dir, period.start, period.end, filters)
+    return {"map_title": title, "map": figures.map_figure(per_state, stores, filters.states)}
 
 
 def _daily(data_dir: Path, view: View, period: Period) -> dict[str, Any]:
@@ -667,8 +681,8 @@ def _trend(
 def products_in_view(data_dir: Path, view: View, period: Period) -> tuple[pl.DataFrame, str, bool]:
     """The top products table of the view: its rows, what period they cover, and whether they are exact.
 
-    A week shows its own products (`product_weekly_sales`) unless states are filtered (that table has no
-    states); a day, and a state-filtered week, show their month's products, summed by month in gold.
+    A week and a day show their own products (`product_weekly_sales`, `top_products_daily`) unless states
+    are filtered (those tables have none); then they show their month's products, summed by month in gold.
     """
     if view.level == "all":
         year, month, scope = None, None, f"all years ({period.label})"
@@ -679,6 +693,8 @@ def products_in_view(data_dir: Path, view: View, period: Period) -> tuple[pl.Dat
     elif view.level == "week" and view.week is not None and not view.filters.states:
         products = data.top_products_of_week(data_dir, view.week, view.filters)
         return products, week_label(view.week), True
+    elif view.level == "day" and view.day is not None and not view.filters.states:
+        return data.top_products_of_day(data_dir, view.day, view.filters), day_label(view.day), True
     else:
         # A week belongs to the month of its Thursday, as ISO weeks belong to the year of theirs.
         anchor = view.day if view.day is not None else period.start + timedelta(days=3)

@@ -30,6 +30,7 @@ from retail_lakehouse.catalog import Catalog
 from retail_lakehouse.measures import avg_basket, rolled_up_measures
 from retail_lakehouse.schemas import GOLD_MODELS, REVENUE, empty_frame, polars_schema
 from retail_lakehouse.storage import Lakehouse
+from retail_lakehouse.transforms.gold import TOP_PER_CATEGORY
 
 GOLD_TABLES: tuple[str, ...] = tuple(GOLD_MODELS)
 MEASURE_COLUMNS = ("revenue", "units", "transactions", "lines", "avg_basket")
@@ -313,14 +314,35 @@ def top_products(
 def top_products_of_week(data_dir: Path, monday: date, filters: Filters = NO_FILTERS, n: int = 10) -> pl.DataFrame:
     """The `n` products with the most revenue in the ISO week starting `monday` (columns as `top_products`).
 
-    From `product_weekly_sales`, which has categories but no states: with a state filter, use `top_products`
-    of the week's month instead. A week spanning New Year has rows in both years' partitions; both are summed.
+    From `product_weekly_sales`, which has categories but no states (with a state filter, use `top_products`
+    of the week's month instead) and keeps each category's best `TOP_PER_CATEGORY` of a week: the week's top
+    `n` up to that many is exact under any category filter. A week spanning New Year has every product's rows
+    in both years' partitions; both are summed.
     """
+    _exact_for(n, "product_weekly_sales")
     if filters.states:
         raise ValueError("product_weekly_sales has no federal states: a state-filtered week has no exact products")
     years = {monday.year, (monday + timedelta(days=6)).year}
     rows = _keep(read_gold(data_dir, "product_weekly_sales", years), filters)
     return _best_products(rows.filter(pl.col("week_start") == monday), n)
+
+
+def top_products_of_day(data_dir: Path, day: date, filters: Filters = NO_FILTERS, n: int = 10) -> pl.DataFrame:
+    """The `n` products with the most revenue on `day` itself (columns as `top_products`).
+
+    From `top_products_daily`, each category's best `TOP_PER_CATEGORY` of the day with every state together:
+    exact under any category filter; with a state filter, use `top_products` of the day's month instead.
+    """
+    _exact_for(n, "top_products_daily")
+    if filters.states:
+        raise ValueError("top_products_daily has no federal states: a state-filtered day has no exact products")
+    rows = _keep(read_gold(data_dir, "top_products_daily", [day.year]), filters)
+    return _best_products(rows.filter(pl.col("date") == day), n)
+
+
+def _exact_for(n: int, table: str) -> None:
+    if n > TOP_PER_CATEGORY:
+        raise ValueError(f"{table} keeps the best {TOP_PER_CATEGORY} per category: a top {n} would not be exact")
 
 
 def _best_products(rows: pl.DataFrame, n: int) -> pl.DataFrame:
@@ -359,6 +381,22 @@ def top_stores(data_dir: Path, day: date, filters: Filters = NO_FILTERS, n: int 
         .sort(["revenue", "store_id"], descending=[True, False])
         .head(n)
         .select("store_id", "store_name", "city", "state_code", "format", *MEASURE_COLUMNS)
+    )
+
+
+def store_sales(data_dir: Path, start: date, end: date, filters: Filters = NO_FILTERS) -> pl.DataFrame:
+    """One row per store with sales in the period, where it is and what it took: store_id, store_name, city,
+    state_code, format, latitude, longitude, revenue (all categories: store_daily_sales has none).
+
+    Limited to the filtered states. The coordinates are the stores dimension's, carried by store_daily_sales.
+    """
+    rows = _keep(_between(read_gold(data_dir, "store_daily_sales", _years(start, end)), start, end),
+                 Filters(states=filters.states))  # fmt: skip
+    place = ("store_name", "city", "state_code", "format", "latitude", "longitude")
+    return (
+        rows.group_by("store_id")
+        .agg(*(pl.col(c).last() for c in place), pl.col("revenue").sum().cast(REVENUE))
+        .sort("store_id")
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import plotly.io as pio
 import polars as pl
 
-from dashboard.format import PLOTLY_SEPARATORS, change
+from dashboard.format import PLOTLY_SEPARATORS, change, euros
 from dashboard.views import MONTH_ABBR, STATE_NAMES, WEEKDAY_ABBR
 
 Figure = dict[str, Any]
@@ -29,6 +29,15 @@ HOLIDAY = "#fed7aa"
 HOLIDAY_BAR = "#f97316"
 MONEY_HOVER = "%{y:,.0f} €"
 TEMPLATE = pio.templates["plotly_white"].to_plotly_json()  # plotly.js needs the template itself, not its name
+# The 16 Länder, bundled with the app (dashboard/assets/, served by Dash at /assets/): simplified from
+# github.com/isellsoap/deutschlandGeoJSON (2_bundeslaender/4_niedrig.geo.json, public domain, The Unlicense),
+# feature ids set to our state codes and coordinates rounded to 3 decimals (36 KB). The browser fetches it
+# from this server once; a relative address works under any path prefix.
+GEOJSON_FILE = "germany_states.geo.json"
+GEOJSON_URL = "assets/" + GEOJSON_FILE
+# The basemap topology plotly.js asks for (scope and resolution); assets/plotly_geo_assets.js stubs it.
+GEO_SCOPE, GEO_RESOLUTION = "europe", 50
+GEO_TOPOLOGY = f"{GEO_SCOPE}_{GEO_RESOLUTION}m"
 # Revenue is never negative: an axis from zero, even where every value is zero (Plotly would show -1 to 1).
 MONEY_AXIS = {"tickformat": ",.0f", "ticksuffix": " €", "gridcolor": "#eef2f7", "rangemode": "tozero"}
 
@@ -197,6 +206,62 @@ def states_figure(per_state: pl.DataFrame, selected: Sequence[str]) -> Figure:
     revenue = _revenue_by(per_state, "state_code")
     codes = sorted(STATE_NAMES, key=lambda code: (revenue.get(code, 0.0), code))
     return _breakdown([STATE_NAMES[c] for c in codes], [revenue.get(c, 0.0) for c in codes], codes, selected)
+
+
+def map_figure(per_state: pl.DataFrame, stores: pl.DataFrame, selected: Sequence[str]) -> Figure:
+    """Germany's federal states shaded by revenue (all 16, zero where none), the filtered ones outlined, and the
+    stores as dots sized by their revenue; a click on a state, or on a store in it, filters by the state.
+
+    Only the bundled Länder are drawn (no basemap, nothing fetched from the internet); the view fits them.
+    """
+    revenue = _revenue_by(per_state, "state_code")
+    codes = sorted(STATE_NAMES)
+    states = {
+        "type": "choropleth",
+        "geojson": GEOJSON_URL,
+        "locations": codes,
+        "z": [revenue.get(code, 0.0) for code in codes],
+        "zmin": 0,
+        "customdata": codes,
+        "text": [STATE_NAMES[code] for code in codes],
+        "colorscale": [[0, "#eff6ff"], [1, BLUE]],
+        "marker": {"line": {"color": ["#0f172a" if code in selected else "white" for code in codes],
+                            "width": [2.5 if code in selected else 0.8 for code in codes]}},
+        "colorbar": {"tickformat": ",.0f", "ticksuffix": " €", "thickness": 12, "len": 0.8},
+        "hovertemplate": "%{text}: %{z:,.0f} €<extra>click to filter</extra>",
+        "name": "Revenue",
+    }  # fmt: skip
+    largest = max(_money(stores["revenue"].to_list()), default=0.0) or 1.0
+    dots = {
+        "type": "scattergeo",
+        "mode": "markers",
+        "name": "Stores",
+        "lat": stores["latitude"].to_list(),
+        "lon": stores["longitude"].to_list(),
+        # A store's state code: a click on a store filters by its state (the dots cover much of a state's area).
+        "customdata": stores["state_code"].to_list(),
+        "text": [
+            f"{r['store_name']}, {r['city']} ({r['format']}): {euros(r['revenue'])}"
+            for r in stores.iter_rows(named=True)
+        ],
+        "marker": {
+            "size": [4 + 10 * (value / largest) ** 0.5 for value in _money(stores["revenue"].to_list())],
+            "color": "#f97316",
+            "opacity": 0.8,
+            "line": {"color": "white", "width": 0.5},
+        },
+        "hovertemplate": "%{text}<extra>store</extra>",
+    }
+    figure = _figure([states, dots], showlegend=False)
+    figure["layout"]["geo"] = {
+        "visible": False,
+        "fitbounds": "locations",
+        "projection": {"type": "mercator"},
+        "scope": GEO_SCOPE,
+        "resolution": GEO_RESOLUTION,
+        "bgcolor": "rgba(0,0,0,0)",
+    }
+    return figure
 
 
 def categories_figure(per_category: pl.DataFrame, categories: Sequence[str], selected: Sequence[str]) -> Figure:

@@ -16,7 +16,14 @@ from retail_lakehouse.catalog import table_key
 from retail_lakehouse.errors import StorageError
 from retail_lakehouse.landing import count_data_lines
 from retail_lakehouse.resources import LakehouseResource
-from retail_lakehouse.schemas import GOLD_MODELS, GRAINS, YEARLY_MODELS, SilverTransactions, TransactionsQuarantine
+from retail_lakehouse.schemas import (
+    GOLD_MODELS,
+    GRAINS,
+    TOP_PRODUCT_TABLES,
+    YEARLY_MODELS,
+    SilverTransactions,
+    TransactionsQuarantine,
+)
 from retail_lakehouse.sources import expected_months
 from retail_lakehouse.transforms.gold import vat_identity_violations
 from retail_lakehouse.transforms.silver import quarantine_by_reason
@@ -294,7 +301,11 @@ def build_checks(partitions: dg.PartitionsDefinition) -> list[dg.AssetChecksDefi
 
 YEARLY_WITH_GRAIN = [key for key in GRAINS if key in YEARLY_MODELS]
 # Tables that hold the full measures of the year (a top-N table holds a subset and is not reconciled).
-GOLD_MEASURE_TABLES = [name for name, model in GOLD_MODELS.items() if "avg_basket" in model.to_schema().columns]
+GOLD_MEASURE_TABLES = [
+    name
+    for name, model in GOLD_MODELS.items()
+    if "avg_basket" in model.to_schema().columns and name not in TOP_PRODUCT_TABLES
+]
 
 
 def _unique_grain(asset: tuple[str, str], partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:

@@ -309,6 +309,23 @@ class TopProductsMonthly(_Contract):
     net_revenue: REVENUE
 
 
+class TopProductsDaily(_Contract):
+    """The 10 best-selling products by revenue per date and category, all federal states together."""
+
+    date: pl.Date
+    year: pl.Int32
+    month: pl.Int8 = pa.Field(ge=1, le=12)
+    category: pl.String = pa.Field(isin=CATEGORIES)
+    product_id: pl.Int32
+    product_name: pl.String
+    brand: pl.String
+    revenue: REVENUE
+    units: pl.Int64
+    lines: pl.Int64
+    vat: REVENUE
+    net_revenue: REVENUE
+
+
 class HourlyWeekdaySales(_Measures):
     """One row per year, weekday and hour of the day with sales: when customers shop."""
 
@@ -329,7 +346,11 @@ class DiscountDepthSales(_Measures):
 
 
 class ProductWeeklySales(_Measures):
-    """One row per ISO week (its Monday) and product with sales in the partition's year."""
+    """One row per ISO week (its Monday) and product among the week's 10 best of its category, in the year.
+
+    A week spanning New Year keeps every product with sales in the partition's year, so that the two years'
+    rows of it sum exactly; the measures are the product's whole week (or its part of the year), never cut.
+    """
 
     year: pl.Int32
     week_start: pl.Date
@@ -367,7 +388,10 @@ GOLD_MODELS: dict[str, type[_Contract]] = {
     "hourly_weekday_sales": HourlyWeekdaySales,
     "discount_depth_sales": DiscountDepthSales,
     "product_weekly_sales": ProductWeeklySales,
+    "top_products_daily": TopProductsDaily,
 }
+# Gold tables that hold only the best-selling products, not the whole year's sales: they do not sum to silver.
+TOP_PRODUCT_TABLES = frozenset({"top_products_monthly", "top_products_daily", "product_weekly_sales"})
 
 
 def empty_frame(model: type[pa.DataFrameModel]) -> pl.DataFrame:
@@ -429,4 +453,5 @@ GRAINS: dict[tuple[str, str], tuple[str, ...]] = {
     ("gold", "hourly_weekday_sales"): ("year", "weekday", "hour"),
     ("gold", "discount_depth_sales"): ("year", "month", "discount_bucket"),
     ("gold", "product_weekly_sales"): ("year", "week_start", "product_id"),
+    ("gold", "top_products_daily"): ("date", "product_id"),
 }

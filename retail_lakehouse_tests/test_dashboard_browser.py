@@ -1,9 +1,11 @@
 """The dashboard in a real browser: Debian's headless Chromium driven by Playwright over the served app.
 
 Clicks down through all four levels and back up by the breadcrumb, filters by a state and a category,
-reloads a shared address, and compares what the page shows with sums computed here straight from the gold
-Parquet files. Leaves a screenshot in docs/dashboard.png for the README. No Chromium means a failure, not a
-skip: the test exists to prove the page works.
+reloads a shared address, and compares what the page shows with sums computed here straight from gold (or,
+for the top products of a week and of a day, from silver's lines), read through `retail_lakehouse.catalog`.
+The map of Germany must draw all 16 states from the bundled boundaries without a request leaving 127.0.0.1.
+Leaves a screenshot in docs/dashboard.png for the README. No Chromium means a failure, not a skip: the test
+exists to prove the page works.
 """
 
 from __future__ import annotations
@@ -91,6 +93,25 @@ def money(value: Decimal) -> str:
 
 def number(value: int) -> str:
     return f"{value:,}".replace(",", ".")
+
+
+def best_products(data_dir: Path, start: date, end: date, n: int = 10) -> pl.DataFrame:
+    """The `n` best sellers of silver's lines between `start` and `end`: product_id, revenue, units."""
+    lines = catalog.scan("silver", "transactions", data_dir=data_dir)
+    return (
+        lines.filter(pl.col("date").is_between(start, end))
+        .group_by("product_id")
+        .agg(pl.col("line_total").sum().alias("revenue"), pl.col("quantity").sum().alias("units"))
+        .sort(["revenue", "product_id"], descending=[True, False])
+        .head(n)
+        .collect()
+    )
+
+
+def product_names(data_dir: Path, ids: list[int]) -> list[str]:
+    products = catalog.scan("silver", "products", data_dir=data_dir).collect()
+    names = dict(products.select("product_id", "product_name").iter_rows())
+    return [names[i] for i in ids]
 
 
 def revenue_where(frame: pl.DataFrame, *conditions: pl.Expr) -> Decimal:
@@ -322,21 +343,14 @@ def test_pickers_daily_line_downloads_and_a_closed_day(
     pick(page, "week-picker", re.compile(r"^Week 11 ·"))
     wait_for_query(page, f"week={year}-W11")
     wait_for_heading(page, f"Week 11/{year}")
-    # The week's own top products (product_weekly_sales), not its month's.
+    # The week's own top products (from product_weekly_sales), not its month's: silver's lines of the week agree.
     monday = date.fromisocalendar(year, 11, 1)
-    week_products = (
-        gold(dashboard_data_dir, "product_weekly_sales")
-        .filter(pl.col("week_start") == monday)
-        .group_by("product_id", "product_name")
-        .agg(pl.col("revenue").sum())
-        .sort(["revenue", "product_id"], descending=[True, False])
-        .head(10)
-    )
+    week_products = best_products(dashboard_data_dir, monday, date.fromordinal(monday.toordinal() + 6))
     assert page.locator("#top-products h3").inner_text().startswith(f"Top products of Week 11/{year}")
     rows = page.locator("#top-products tbody tr")
-    assert [rows.nth(i).locator("td").nth(1).inner_text() for i in range(rows.count())] == week_products[
-        "product_name"
-    ].to_list()
+    assert [rows.nth(i).locator("td").nth(1).inner_text() for i in range(rows.count())] == product_names(
+        dashboard_data_dir, week_products["product_id"].to_list()
+    )
     pick(page, "year-picker", str(years[0]))
     wait_for_query(page, f"year={years[0]}")
     wait_for_heading(page, str(years[0]))
@@ -400,3 +414,70 @@ def test_screenshot_for_the_readme(browser_page: Any, base_url: str, dashboard_d
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_map_of_germany_and_the_top_products_of_a_day(
+    browser_page: Any, base_url: str, dashboard_data_dir: Path, tmp_path: Path
+) -> None:
+    page = browser_page
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    store_daily = gold(dashboard_data_dir, "store_daily_sales")
+    year = int(store_daily["year"].max())
+    march = store_daily.filter(pl.col("year") == year, pl.col("month") == 3)
+
+    # March's map: every state shaded by its revenue in store_daily_sales, every store that sold a dot.
+    page.goto(base_url + f"/?year={year}&month=3")
+    wait_for_heading(page, f"March {year}")
+    page.wait_for_function("() => document.querySelectorAll('#map-graph path.choroplethlocation').length === 16")
+    shown = page.evaluate(
+        """() => { const [states, stores] = document.querySelector('#map-graph .js-plotly-plot').data;
+                   return {codes: Array.from(states.locations), z: Array.from(states.z),
+                           lat: Array.from(stores.lat), lon: Array.from(stores.lon)}; }"""
+    )
+    by_state = dict(march.group_by("state_code").agg(pl.col("revenue").sum()).rows())
+    assert len(shown["codes"]) == 16
+    assert dict(zip(shown["codes"], shown["z"], strict=True)) == pytest.approx(
+        {code: float(by_state.get(code, 0)) for code in shown["codes"]}
+    )
+    places = march.select("store_id", "latitude", "longitude").unique("store_id")
+    assert sorted(zip(shown["lat"], shown["lon"], strict=True)) == sorted(places.select("latitude", "longitude").rows())
+    assert page.locator("#map-graph .scattergeo .point").count() == places.height
+    outside = [url for url in requested if not url.startswith((base_url, "data:", "blob:"))]
+    assert outside == []  # boundaries and plotly.js's basemap stub come from this server
+
+    # A click in Bayern (its shape, or one of its stores drawn over it) filters by it, as a click on its bar does.
+    bavaria = page.locator("#map-graph path.choroplethlocation").nth(shown["codes"].index("BY"))
+    bavaria.scroll_into_view_if_needed()
+    box = bavaria.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    wait_for_query(page, "state=BY")
+    wait_for_heading(page, f"March {year}")
+    bavarian_stores = march.filter(pl.col("state_code") == "BY")["store_id"].n_unique()
+    page.wait_for_function(
+        "n => document.querySelector('#map-graph .js-plotly-plot')?.data?.[1]?.lat?.length === n",
+        arg=bavarian_stores,
+    )
+
+    # The busiest day of March: its own top products (top_products_daily), checked against silver's lines.
+    daily = gold(dashboard_data_dir, "daily_sales").filter(pl.col("year") == year, pl.col("month") == 3)
+    day = daily.sort(["revenue", "date"], descending=[True, False])["date"][0]
+    page.goto(base_url + f"/?year={year}&month=3&day={day.day}")
+    wait_for_heading(page, day.strftime("%a %d.%m.%Y"))
+    assert page.locator("#top-products h3").inner_text().startswith(f"Top products of {day:%a %d.%m.%Y}")
+    expected = best_products(dashboard_data_dir, day, day)
+    rows = page.locator("#top-products tbody tr")
+    assert [rows.nth(i).locator("td").nth(1).inner_text() for i in range(rows.count())] == product_names(
+        dashboard_data_dir, expected["product_id"].to_list()
+    )
+    with page.expect_download() as download:
+        page.locator("#top-products button.download").click()
+    assert download.value.suggested_filename == f"{day:%Y-%m-%d}_top-products.csv"
+    saved = tmp_path / "day.csv"
+    download.value.save_as(saved)
+    csv = pl.read_csv(saved, schema_overrides={"revenue": pl.String})
+    assert csv["product_id"].to_list() == expected["product_id"].to_list()
+    assert [Decimal(r) for r in csv["revenue"]] == expected["revenue"].to_list()
+    assert csv["units"].to_list() == expected["units"].to_list()
+    assert page.errors == []

@@ -35,6 +35,7 @@ from retail_lakehouse_tests.conftest import publish_staged, write_staged
 D = Decimal
 STATE_NAMES = {"BY": "Bayern", "NW": "Nordrhein-Westfalen"}
 STORES = {1: ("Markt München", "München", "BY"), 2: ("Markt Köln", "Köln", "NW")}
+PLACES = {1: (48.137, 11.575), 2: (50.938, 6.96)}  # latitude, longitude
 PRODUCTS = {1: ("Bread", "Bakery", "Backhaus"), 2: ("Cola", "Beverages", "Brause")}
 HOLIDAYS = {date(2024, 1, 6): ("Epiphany", ("BY",)), date(2024, 3, 29): ("Good Friday", ("BY", "NW"))}
 
@@ -80,7 +81,8 @@ def write_hand_made_gold(data_dir: Path) -> Path:
     ]
     write_table(data_dir, "store_daily_sales", [
         dated(d, store_id=s, store_name=STORES[s][0], city=STORES[s][1], state_code=STORES[s][2],
-              region=STATE_NAMES[STORES[s][2]], format="supermarket", **m)
+              region=STATE_NAMES[STORES[s][2]], format="supermarket", latitude=PLACES[s][0],
+              longitude=PLACES[s][1], **m)
         for d, s, m in store_days
     ])  # fmt: skip
     write_table(data_dir, "daily_sales", [
@@ -140,6 +142,12 @@ def write_hand_made_gold(data_dir: Path) -> Path:
     write_table(data_dir, "top_products_monthly", [
         {"year": y, "month": m, "state_code": s, **product(p), "revenue": D(r), "units": u, "lines": n}
         for y, m, s, p, r, u, n in top
+    ])  # fmt: skip
+    # The day's best per category, every state together: 12 March's bread is BY's 10.50 and NW's 5.00.
+    write_table(data_dir, "top_products_daily", [
+        dated(d, **product(p), revenue=D(r), units=u, lines=n)
+        for d, p, r, u, n in [(mar5, 1, "7.00", 2, 1), (mar12, 1, "15.50", 4, 3), (mar12, 2, "20.25", 4, 3),
+                              (apr2, 2, "1.10", 1, 1), (mar14_23, 2, "30.00", 5, 3)]
     ])  # fmt: skip
     # Every sale above was on a Tuesday, without discount. Hours: 5 March at 9:00, 12 March at 10:00, 2 April at
     # 17:00, 14 March 2023 at 10:00.

@@ -247,3 +247,94 @@ def test_a_week_across_new_year_sums_both_years_partitions(tmp_path: Path) -> No
         ("Bread", D("8.00"), 3),
         ("Cola", D("6.00"), 3),
     ]
+
+
+def test_a_day_shows_its_own_top_products(gold: Path) -> None:
+    def named(frame: pl.DataFrame) -> list[tuple[Any, ...]]:
+        return frame.select("product_name", "revenue", "units").rows()
+
+    # March's top product is Bread (22.50 €), but on the 12th Cola sold more than Bread (10.50 BY + 5.00 NW).
+    assert named(data.top_products_of_day(gold, date(2024, 3, 12))) == [
+        ("Cola", D("20.25"), 4),
+        ("Bread", D("15.50"), 4),
+    ]
+    bakery = Filters(categories=("Bakery",))
+    assert named(data.top_products_of_day(gold, date(2024, 3, 12), bakery)) == [("Bread", D("15.50"), 4)]
+    assert data.top_products_of_day(gold, date(2024, 3, 13)).height == 0
+    with pytest.raises(ValueError, match="no federal states"):
+        data.top_products_of_day(gold, date(2024, 3, 12), Filters(states=("BY",)))
+    with pytest.raises(ValueError, match="a top 11 would not be exact"):
+        data.top_products_of_day(gold, date(2024, 3, 12), n=11)
+    name, text = table_csv(gold, "?year=2024&month=3&day=12", "products")  # type: ignore[misc]
+    assert name == "2024-03-12_top-products.csv" and text.splitlines()[1:] == [
+        "1,2,Cola,Brause,Beverages,20.25,4",
+        "2,1,Bread,Backhaus,Bakery,15.50,4",
+    ]
+    assert "Top products of Tue 12.03.2024" in str(render_page(gold, "?year=2024&month=3&day=12")["tables"])
+    # With a state: the month's products in that state (BY's March: Cola 20.25 €, Bread 17.50 €), said so.
+    _, text = table_csv(gold, "?year=2024&month=3&day=12&state=BY", "products")  # type: ignore[misc]
+    assert text.splitlines()[1:] == ["1,2,Cola,Brause,Beverages,20.25,4", "2,1,Bread,Backhaus,Bakery,17.50,5"]
+    assert "(the selected day's month" in str(render_page(gold, "?year=2024&month=3&day=12&state=BY")["tables"])
+
+
+def test_stores_with_their_places_and_the_periods_revenue(gold: Path) -> None:
+    march = data.store_sales(gold, date(2024, 3, 1), date(2024, 3, 31))
+    assert march.select("store_id", "city", "state_code", "latitude", "longitude", "revenue").rows() == [
+        (1, "München", "BY", 48.137, 11.575, D("37.75")),  # 7.00 on the 5th, 30.75 on the 12th
+        (2, "Köln", "NW", 50.938, 6.96, D("5.00")),
+    ]
+    assert data.store_sales(gold, date(2024, 3, 1), date(2024, 3, 31), Filters(states=("NW",)))[
+        "store_id"
+    ].to_list() == [2]
+    assert data.store_sales(gold, date(2023, 1, 1), date(2023, 12, 31))["revenue"].to_list() == [D("30.00")]
+
+
+def test_the_map_shades_every_state_and_marks_the_stores(gold: Path) -> None:
+    page = render_page(gold, "?year=2024&month=3&state=BY&category=Bakery")
+    assert page["map_title"] == (
+        "Revenue per federal state and the stores, March 2024 · click a state or store to filter · "
+        "states: Bakery only; stores: all categories"
+    )
+    states, stores = page["map"]["data"]
+    assert states["type"] == "choropleth" and states["geojson"] == "assets/germany_states.geo.json"
+    assert len(states["locations"]) == 16
+    shaded = dict(zip(states["locations"], states["z"], strict=True))
+    # Bakery in March 2024: BY 7.00 + 10.50, NW 5.00; the other 14 states nothing.
+    assert shaded == {code: {"BY": 17.5, "NW": 5.0}.get(code, 0.0) for code in states["locations"]}
+    widths = dict(zip(states["locations"], states["marker"]["line"]["width"], strict=True))
+    assert widths["BY"] > widths["NW"]  # the filtered state is outlined
+    # Only BY's store, with its whole March (all categories).
+    assert (stores["lat"], stores["lon"]) == ([48.137], [11.575])
+    assert stores["text"] == ["Markt München, München (supermarket): 38 €"]
+    geo = page["map"]["layout"]["geo"]
+    assert geo["fitbounds"] == "locations" and geo["visible"] is False
+    # A click on a state's shape filters by it, as a click on its bar does; a click on nothing changes nothing.
+    click = {"points": [{"customdata": "NW"}]}
+    assert render_page(gold, "?year=2024&month=3", None, None, "map-graph", click)["search"] == (
+        "?year=2024&month=3&state=NW"
+    )
+    assert stores["customdata"] == ["BY"]  # a click on the store filters by its state
+    assert render_page(gold, "?year=2024&month=3", None, None, "map-graph", {"points": [{}]})["search"] is (
+        dash.no_update
+    )
+
+
+def test_the_bundled_map_has_each_state_once_small_and_inside_germany() -> None:
+    import json
+
+    from dashboard import figures
+    from retail_lakehouse.reference import STATE_CODES
+
+    assets = Path(figures.__file__).parent / "assets"
+    path = assets / figures.GEOJSON_FILE
+    assert path.stat().st_size < 300_000
+    collection = json.loads(path.read_text(encoding="utf-8"))
+    assert sorted(f["id"] for f in collection["features"]) == sorted(STATE_CODES)
+    assert "public domain" in collection["source"]
+    for feature in collection["features"]:
+        geometry = feature["geometry"]
+        polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+        points = [point for polygon in polygons for ring in polygon for point in ring]
+        assert all(5.8 <= lon <= 15.1 and 47.2 <= lat <= 55.1 for lon, lat in points), feature["id"]
+    # plotly.js's basemap topology under the name the map asks for is stubbed locally, never downloaded.
+    assert f'"{figures.GEO_TOPOLOGY}"' in (assets / "plotly_geo_assets.js").read_text(encoding="utf-8")

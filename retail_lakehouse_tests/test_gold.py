@@ -27,6 +27,7 @@ from retail_lakehouse.schemas import (
     SilverStores,
     SilverTransactions,
     StoreDailySales,
+    TopProductsDaily,
     TopProductsMonthly,
     WeeklySales,
     YearlySales,
@@ -413,6 +414,56 @@ def test_top_products_sums_lines_across_stores_of_the_state() -> None:
     ]
 
 
+def test_top_products_daily_ranks_per_day_and_category_across_states() -> None:
+    """top_sales() is all on Monday 4 March; one more Pretzel (15) on the 5th. States are summed: Pretzel's 4th
+    with 1.00 in Berlin plus 2.00 in Bavaria, Roll (14) 3rd with 2.00 + 3.00 in two Berlin stores."""
+    lines = pl.concat([top_sales(), silver(sale(7, 1, day=date(2024, 3, 5), product_id=15, unit_price="4.00"))])
+    top = gold.top_products_daily(lines, products_frame(), top_n=2).collect()
+    assert top.select("date", "category", "product_id", "revenue", "units", "lines").rows() == [
+        (date(2024, 3, 4), "Bakery", 10, Decimal("9.00"), 9, 1),  # ties with Cake at 9.00: the lower id first
+        (date(2024, 3, 4), "Bakery", 12, Decimal("9.00"), 3, 1),
+        (date(2024, 3, 4), "Dairy & Eggs", 11, Decimal("7.00"), 1, 1),
+        (date(2024, 3, 5), "Bakery", 15, Decimal("4.00"), 1, 1),
+    ]
+    assert top.select("year", "month", "product_name", "brand").row(0) == (2024, 3, "Bread", "Baker")
+    four = gold.top_products_daily(lines, products_frame(), top_n=4).collect()
+    bakery = four.filter(pl.col("date") == date(2024, 3, 4), pl.col("category") == "Bakery")
+    assert bakery.select("product_id", "revenue", "lines").rows() == [
+        (10, Decimal("9.00"), 1), (12, Decimal("9.00"), 1), (14, Decimal("5.00"), 2), (15, Decimal("3.00"), 2),
+    ]  # fmt: skip
+    assert (four["net_revenue"] + four["vat"] == four["revenue"]).all()
+
+
+def test_product_weekly_keeps_each_categorys_best_but_every_product_of_a_week_spanning_new_year() -> None:
+    """Week of 4 March 2024: Bakery 10 (3.00) > 12 (2.00) > 14 (1.00), Dairy 11 (0.50); with one per category
+    only 10 and 11 stay. The week of 30 December 2024 spans New Year: 2024's rows (10, 12, 14) and 2025's
+    (11, 13, both Dairy) all stay, so the two years' parts of it still sum exactly."""
+    lines = silver(
+        sale(1, 1, product_id=10, unit_price="3.00"),
+        sale(2, 1, day=date(2024, 3, 5), product_id=12, unit_price="2.00"),
+        sale(3, 1, day=date(2024, 3, 6), product_id=14, unit_price="1.00"),
+        sale(4, 1, day=date(2024, 3, 6), product_id=11, unit_price="0.50"),
+        sale(5, 1, day=date(2024, 12, 30), product_id=10, unit_price="0.10"),
+        sale(6, 1, day=date(2024, 12, 31), product_id=12, unit_price="0.20"),
+        sale(6, 2, day=date(2024, 12, 31), product_id=14, unit_price="0.30"),
+        sale(7, 1, day=date(2025, 1, 2), product_id=11, unit_price="2.00"),
+        sale(8, 1, day=date(2025, 1, 2), product_id=13, unit_price="1.00"),
+    )
+    table = gold.aggregate_product_weekly(lines, products_frame(), top_n=1).collect()
+    monday, new_year = date(2024, 3, 4), date(2024, 12, 30)
+    assert table.select("year", "product_id", "week_start", "revenue").rows() == [
+        (2024, 10, monday, Decimal("3.00")),
+        (2024, 10, new_year, Decimal("0.10")),
+        (2024, 11, monday, Decimal("0.50")),
+        (2024, 12, new_year, Decimal("0.20")),
+        (2024, 14, new_year, Decimal("0.30")),
+        (2025, 11, new_year, Decimal("2.00")),
+        (2025, 13, new_year, Decimal("1.00")),
+    ]
+    every = gold.aggregate_product_weekly(lines, products_frame(), top_n=None).collect()
+    assert every.filter(pl.col("week_start") == monday)["product_id"].sort().to_list() == [10, 11, 12, 14]
+
+
 def test_calendar_days_keeps_the_year() -> None:
     calendar = pl.LazyFrame(
         [
@@ -460,6 +511,7 @@ def test_every_table_matches_its_model_and_column_order() -> None:
         HourlyWeekdaySales: gold.aggregate_hourly_weekday(lines),
         DiscountDepthSales: gold.aggregate_discount_depth(lines),
         ProductWeeklySales: gold.aggregate_product_weekly(lines, products_frame()),
+        TopProductsDaily: gold.top_products_daily(lines, products_frame()),
     }
     for model, frame in tables.items():
         collected = frame.collect(engine="streaming")
