@@ -3,7 +3,9 @@
     python -m benchmarks.full_pipeline --rows 100000000 --no-dagster --data-dir /tmp/bench   # makes bronze
     python -m benchmarks.duckdb_peer --data-dir /tmp/bench/direct
 
-Each engine runs in its own process (peak RSS is that process's own high-water mark), one after the other,
+Then ours again through the path Dagster users take (one `dagster asset materialize` per year, asset checks
+and the publish step included), on the same data root. Each engine runs in its own process (peak RSS is that
+process's own high-water mark), one after the other,
 reading the same bronze and silver dimensions and writing to its own folder. DuckDB gets the same rules, in
 SQL: duplicates by (transaction_id, line_number) with the file's row order deciding the first copy, the line
 rules in order, the transaction total over the lines that went on after deduplication; and the gold tables.
@@ -14,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -229,6 +233,32 @@ def compare_gold(ours: Path, duckdb_out: Path, years: list[int]) -> list[str]:
     return problems
 
 
+def dagster_path(data_dir: Path, years: list[int]) -> tuple[float, float]:
+    """Silver and gold of every year the way a Dagster user rebuilds them: `dagster asset materialize --select
+    'silver/transactions*'` per year (checks and publish included), with the settings the data root records.
+    Whole-process seconds (summed) and the highest peak RSS of one year's process tree, in GB."""
+    import dagster as dg
+
+    from benchmarks.dagster_path import timed
+    from retail_lakehouse.partitions import add_years
+    from retail_lakehouse.settings import Settings
+    from retail_lakehouse.storage import Lakehouse
+    from retail_lakehouse.writer import recorded_identity
+
+    home = Path(tempfile.mkdtemp(prefix="bench-peer-home-"))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        add_years(instance, years)
+    identity = recorded_identity(Lakehouse(data_dir)) or {}
+    environment = os.environ | Settings.from_identity(identity, data_dir).to_env() | {"DAGSTER_HOME": str(home)}
+    dagster = str(Path(sys.executable).parent / "dagster")
+    total, peak = 0.0, 0.0
+    for year in years:
+        seconds, rss = timed([dagster, "asset", "materialize", "-m", "retail_lakehouse.definitions",
+                              "--select", "silver/transactions*", "--partition", str(year)], environment)  # fmt: skip
+        total, peak = total + seconds, max(peak, rss)
+    return total, peak
+
+
 def child(engine: str, data_dir: Path, out: Path, years: list[int]) -> None:
     timings = (run_duckdb if engine == "duckdb" else run_ours)(data_dir, out, years)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -278,6 +308,14 @@ def main() -> None:
     print(f"ratio ours/DuckDB: time {(ours['silver'] + ours['gold']) / (duck['silver'] + duck['gold']):.2f}, "
           f"silver {ours['silver'] / duck['silver']:.2f}, gold {ours['gold'] / duck['gold']:.2f}, "
           f"peak memory {ours['peak_rss_bytes'] / duck['peak_rss_bytes']:.2f}")  # fmt: skip
+    dagster_seconds, dagster_peak = dagster_path(args.data_dir, years)
+    duck_total = duck["silver"] + duck["gold"]
+    print(f"{'dagster':<10}{'':>20}{dagster_seconds:>10.2f}{dagster_peak:>10.2f} GB   (silver + gold + checks + "
+          f"publish, `dagster asset materialize` per year, whole processes)")  # fmt: skip
+    print(
+        f"ratio DuckDB/ours (x faster): direct {duck_total / (ours['silver'] + ours['gold']):.2f}, "
+        f"through Dagster {duck_total / dagster_seconds:.2f}"
+    )
     problems = compare_gold(out / "ours", out / "duckdb", years)
     compared = ", ".join(COMPARED_TABLES)
     print(f"gold numbers ({compared}): " + ("identical" if not problems else "DIFFERENT"))

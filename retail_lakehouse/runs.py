@@ -12,12 +12,14 @@ import ctypes
 import gc
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -299,3 +301,43 @@ def summary(data_dir: Path | str, years: Iterable[int]) -> pl.DataFrame:
     ]
     table = pl.DataFrame({"": labels} | columns)
     return table.with_columns(pl.sum_horizontal(pl.exclude("")).alias("total"))
+
+
+# The instance settings of the project's Dagster home (as `scripts/_env.sh` writes them): one run at a time,
+# runs of a data root writing under one lock; freshness policies evaluated.
+INSTANCE_YAML = """telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+freshness:
+  enabled: true
+"""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def dagster_dev(environment: dict[str, str], log_path: Path, port: int | None = None) -> Iterator[subprocess.Popen]:
+    """`dagster dev` (webserver, daemon and their children) on 127.0.0.1 (a free port by default), for tests,
+    benchmarks and screenshots that watch the sensors and automation work; stopped with everything it started."""
+    port = port or free_port()
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "retail_lakehouse.definitions",
+               "-h", "127.0.0.1", "-p", str(port)]  # fmt: skip
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # fmt: skip
+        try:
+            yield process
+        finally:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()

@@ -390,6 +390,20 @@ class Settings:
         }
 
     @classmethod
+    def from_identity(cls, identity: Mapping[str, Any], data_dir: DataRoot) -> Settings:
+        """The settings a data root records as its identity (`identity()`), at `data_dir`: what to run it with."""
+        env = {"LAKEHOUSE_DATA_DIR": str(data_dir)}
+        for name, value in identity.items():
+            if value is None:
+                continue
+            if name == "years":
+                value = ",".join(map(str, value))
+            elif name == "defect_rates":
+                value = ",".join(f"{defect}={rate}" for defect, rate in value.items())
+            env[f"LAKEHOUSE_{name.upper()}"] = str(value)
+        return cls.from_env(env)
+
+    @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         default = cls()

@@ -7,15 +7,11 @@ and 2 January 2026, so one delivery changes a published year and another starts 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +20,7 @@ import pytest
 
 from retail_lakehouse import catalog
 from retail_lakehouse.partitions import YEAR_PARTITIONS
+from retail_lakehouse.runs import INSTANCE_YAML, dagster_dev
 from retail_lakehouse.storage import Lakehouse
 
 pytestmark = pytest.mark.e2e
@@ -31,19 +28,11 @@ BOUND_SECONDS = 420  # the daemon ticks every 15 s; a tiny year's runs take seco
 AUTOMATION = {"landing_deliveries", "lakehouse_automation"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def environment(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\nfreshness:\n  enabled: true\n"
-    )
+    (home / "dagster.yaml").write_text(INSTANCE_YAML)
     return os.environ | {
         "DAGSTER_HOME": str(home),
         "LAKEHOUSE_DATA_DIR": str(tmp_path / "data"),
@@ -61,25 +50,6 @@ def lakehouse_command(environment: dict[str, str], *args: str) -> str:
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
-
-
-@contextlib.contextmanager
-def dagster_dev(environment: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
-    """`dagster dev` (webserver and daemon) on 127.0.0.1, stopped with everything it started."""
-    log = open(log_path, "wb")  # noqa: SIM115 - open for the process's life
-    command = [sys.executable, "-m", "dagster", "dev", "-m", "retail_lakehouse.definitions",
-               "-h", "127.0.0.1", "-p", str(free_port())]  # fmt: skip
-    process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        yield process
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
 
 
 def published_days(data_dir: str, year: int) -> set[dt.date]:

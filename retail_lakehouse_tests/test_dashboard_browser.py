@@ -33,7 +33,6 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "dashboard.png"
 TIMEOUT_MS = 15_000
 
 
@@ -405,15 +404,15 @@ def test_nonsense_address_shows_a_message_and_a_way_back(browser_page: Any, base
     assert page.errors == []
 
 
-def test_screenshot_for_the_readme(browser_page: Any, base_url: str, dashboard_data_dir: Path) -> None:
+def test_a_month_renders_as_a_whole_page(browser_page: Any, base_url: str, dashboard_data_dir: Path, tmp_path) -> None:
+    """The README's picture is made at a realistic scale by `scripts/screenshots.py`; here, at test scale."""
     page = browser_page
     latest = int(gold(dashboard_data_dir, "yearly_sales")["year"].max())
     page.goto(base_url + f"/?year={latest}&month=5")
     wait_for_heading(page, f"May {latest}")
     page.wait_for_timeout(500)  # let Plotly finish its transitions
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 10_000
+    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
 
 
 def test_map_of_germany_and_the_top_products_of_a_day(
