@@ -293,7 +293,13 @@ def _graph(graph_id: str, height: int) -> dcc.Graph:
     return dcc.Graph(id=graph_id, config=config, figure={}, style={"height": f"{height}px"})
 
 
-def render_page(
+def render_page(data_dir: Path, search: str | None, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """`_render_page` from one published state of gold (see `data.one_published_state`)."""
+    with data.one_published_state(data_dir):
+        return _render_page(data_dir, search, *args, **kwargs)
+
+
+def _render_page(
     data_dir: Path,
     search: str | None,
     states: list[str] | None = None,
@@ -760,6 +766,12 @@ def _tables(data_dir: Path, view: View, period: Period, stores: pl.DataFrame | N
 
 
 def table_csv(data_dir: Path, search: object, table: object) -> tuple[str, str] | None:
+    """`_table_csv` from one published state of gold (see `data.one_published_state`)."""
+    with data.one_published_state(data_dir):
+        return _table_csv(data_dir, search, table)
+
+
+def _table_csv(data_dir: Path, search: object, table: object) -> tuple[str, str] | None:
     """The file name and CSV text of a table the view at `search` shows (`products`, or `stores` on a day).
 
     Exact figures (revenue to the cent, as gold has it), one row per line of the table in view, the rank

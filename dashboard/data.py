@@ -16,9 +16,11 @@ baskets spanning them, which the dashboard labels rather than hides. Revenue, un
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
-from retail_lakehouse.catalog import Catalog
+from retail_lakehouse.catalog import Catalog, Snapshot
 from retail_lakehouse.measures import avg_basket, rolled_up_measures
 from retail_lakehouse.schemas import GOLD_MODELS, REVENUE, empty_frame, polars_schema
 from retail_lakehouse.storage import Lakehouse
@@ -71,6 +73,7 @@ class Totals:
 # --- reading published gold, with a cache keyed on the published version ---------------------------------
 
 _cache: dict[tuple[str, str, object], dict[int, pl.DataFrame]] = {}
+_store_years: dict[tuple[str, int], tuple[int | None, pl.DataFrame]] = {}  # per store and year, by version
 _cache_lock = threading.Lock()
 
 
@@ -84,21 +87,41 @@ def _catalog(data_dir: Path | str) -> Catalog:
     return Catalog(_lakehouse(str(data_dir)))
 
 
+# The published state a view is rendered from (set by `one_published_state`), per thread and request.
+_pinned: contextvars.ContextVar[tuple[str, Snapshot] | None] = contextvars.ContextVar("pinned", default=None)
+
+
+@contextlib.contextmanager
+def one_published_state(data_dir: Path) -> Iterator[None]:
+    """Read every table inside from the snapshot current on entry: a view never mixes two published states
+    (a publish landing mid-view shows on the next view), and the catalog is read once per view, not per table."""
+    token = _pinned.set((str(data_dir), _catalog(data_dir).current()))
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
+
+
+def _snapshot(data_dir: Path | str) -> Snapshot:
+    pinned = _pinned.get()
+    return pinned[1] if pinned is not None and pinned[0] == str(data_dir) else _catalog(data_dir).current()
+
+
 def gold_generation(data_dir: Path) -> str:
     """A token that changes whenever gold is republished (the catalog's version): what caches key on."""
-    return str(_catalog(data_dir).current().version)
+    return str(_snapshot(data_dir).version)
 
 
 def published_years(data_dir: Path, table: str) -> list[int]:
     """The years the published version of a gold table has rows for, ascending."""
-    published = _catalog(data_dir).current().table("gold", table)
+    published = _snapshot(data_dir).table("gold", table)
     return [] if published is None else sorted(int(y) for y in published.rows if y.isdigit())
 
 
 def _read_table(data_dir: Path, table: str) -> dict[int, pl.DataFrame]:
     """The published table by year, from memory if that version was read before (gold is small)."""
     catalog = _catalog(data_dir)
-    snapshot = catalog.current()
+    snapshot = _snapshot(data_dir)
     published = snapshot.table("gold", table)
     if published is None:
         return {}
@@ -390,14 +413,34 @@ def store_sales(data_dir: Path, start: date, end: date, filters: Filters = NO_FI
 
     Limited to the filtered states. The coordinates are the stores dimension's, carried by store_daily_sales.
     """
-    rows = _keep(_between(read_gold(data_dir, "store_daily_sales", _years(start, end)), start, end),
-                 Filters(states=filters.states))  # fmt: skip
+    if _whole_years(start, end):  # all years: add up each year's store totals, worked out once per version
+        rows = pl.concat([_store_year(data_dir, year) for year in _years(start, end)])
+    else:
+        rows = _between(read_gold(data_dir, "store_daily_sales", _years(start, end)), start, end)
+    return _per_store(_keep(rows, Filters(states=filters.states)))
+
+
+def _per_store(rows: pl.DataFrame) -> pl.DataFrame:
     place = ("store_name", "city", "state_code", "format", "latitude", "longitude")
     return (
         rows.group_by("store_id")
         .agg(*(pl.col(c).last() for c in place), pl.col("revenue").sum().cast(REVENUE))
         .sort("store_id")
     )
+
+
+def _store_year(data_dir: Path, year: int) -> pl.DataFrame:
+    """A year's revenue per store, kept with the published version of store_daily_sales it came from."""
+    published = _snapshot(data_dir).table("gold", "store_daily_sales")
+    version = None if published is None else published.version_of(str(year))
+    key = (str(data_dir), year)
+    with _cache_lock:
+        cached = _store_years.get(key)
+    if cached is None or cached[0] != version:
+        cached = (version, _per_store(read_gold(data_dir, "store_daily_sales", [year])))
+        with _cache_lock:
+            _store_years[key] = cached
+    return cached[1]
 
 
 def calendar_marks(data_dir: Path, start: date, end: date, states: Iterable[str] = ()) -> pl.DataFrame:

@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     deliver.add_argument("--days", default="1", help="deliver this many days, never past today (default 1)")
     run = commands.add_parser("run", help="materialize every asset for every configured year through Dagster")
-    run.add_argument("--years", help="only these years, e.g. 2023 or 2021-2022 (default: LAKEHOUSE_YEARS)")
+    run.add_argument("--years", help="only these years, e.g. 2023 (default: LAKEHOUSE_YEARS and years delivered later)")
     run.add_argument(
         "--parallel",
         action="store_true",
@@ -67,10 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "deliver":
             return _deliver(settings, _positive("--days", args.days))
         if args.command == "run":
-            years = parse_years(args.years) if args.years else settings.years
+            years = parse_years(args.years) if args.years else tuple(_known_years(settings))
             return _run(settings, years, args.rebuild, args.parallel)
         if args.command == "summary":
-            _print_summary(settings, settings.years)
+            _print_summary(settings, _known_years(settings))
             return 0
         if args.command == "history":
             return _history(settings)
@@ -90,6 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _known_years(settings: Settings) -> list[int]:
+    """The configured years and, from the landing zone, the years deliveries reached after them."""
+    from retail_lakehouse.runs import known_years
+
+    return known_years(settings)
 
 
 def _require_data_root(settings: Settings) -> None:

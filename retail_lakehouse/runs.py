@@ -162,12 +162,12 @@ def run_pipeline(
     progress: Callable[[RunOutcome], None] = lambda outcome: None,
     rebuild: bool = False,
 ) -> list[RunOutcome]:
-    """Materialize and publish the dimensions, then every requested year (default: all configured years).
+    """Materialize and publish the dimensions, then every requested year (default: `known_years`).
 
     Stops before any run if another process is writing to the data root, or if the data root was built with
     other settings (unless `rebuild`, which records the new ones).
     """
-    years = check_years(settings, settings.years if years is None else years)
+    years = check_years(settings, known_years(settings) if years is None else years)
     instance = instance or instance_for_runs()
     add_years(instance, known_years(settings))  # every year shows in the UI, not only those run now
     lakehouse = Lakehouse.for_settings(settings)
@@ -205,7 +205,7 @@ def run_pipeline_in_parallel(
     (`writer.WRITER_TAG`) and stage their years side by side (`PARALLEL_YEARS_TAG`), each publishing its own
     year when its checks passed.
     """
-    years = check_years(settings, settings.years if years is None else years)
+    years = check_years(settings, known_years(settings) if years is None else years)
     if settings.executor == "in_process" or not is_object_store(settings.data_dir):
         raise LakehouseError(
             "running years in parallel needs LAKEHOUSE_EXECUTOR=celery (or k8s) and an s3:// LAKEHOUSE_DATA_DIR"
