@@ -248,7 +248,9 @@ def dagster_path(data_dir: Path, years: list[int]) -> tuple[float, float]:
     home = Path(tempfile.mkdtemp(prefix="bench-peer-home-"))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         add_years(instance, years)
-    identity = recorded_identity(Lakehouse(data_dir)) or {}
+    identity = recorded_identity(Lakehouse(data_dir))
+    if identity is None:
+        sys.exit(f"{data_dir}: no recorded settings (_catalog/dataset.json): build it with benchmarks.full_pipeline")
     environment = os.environ | Settings.from_identity(identity, data_dir).to_env() | {"DAGSTER_HOME": str(home)}
     dagster = str(Path(sys.executable).parent / "dagster")
     total, peak = 0.0, 0.0

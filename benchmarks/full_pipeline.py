@@ -26,6 +26,7 @@ import dagster as dg
 import polars as pl
 
 from benchmarks.measure import Stage, measured, print_stages
+from retail_lakehouse import writer
 from retail_lakehouse.catalog import MAY_BE_EMPTY, Catalog, publish, table_key
 from retail_lakehouse.definitions import YEARLY_JOB, build_definitions
 from retail_lakehouse.runs import execute, release_memory, run_pipeline
@@ -50,6 +51,8 @@ class Direct:
         self.settings, self.lakehouse = settings, Lakehouse(settings.data_dir)
         self.catalog = Catalog(self.lakehouse)
         self.written: list[str] = []
+        # Recorded as a run would, so that Dagster runs on this data root later (duckdb_peer) use its settings.
+        writer.ensure_identity(self.lakehouse, settings.identity())
 
     def write(self, layer: str, table: str, year: int | None, data: TableData) -> int:
         published = self.catalog.current().table(layer, table)
