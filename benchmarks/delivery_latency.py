@@ -66,6 +66,10 @@ def main() -> None:
                 published = time.perf_counter() - delivered
                 break
             time.sleep(1)
+        with dg.DagsterInstance.from_config(str(home)) as instance:  # let the run finish (vacuum after publish)
+            busy = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+            while instance.get_runs(filters=dg.RunsFilter(statuses=busy)) and process.poll() is None:
+                time.sleep(1)
     if published is None:
         sys.exit(f"{day} was not published within {args.timeout} s (see {home / 'dagster_dev.log'})")
     print(f"\n{args.rows:,} lines over {args.years}: {day} delivered -> in the dashboard's data in {published:.1f} s")

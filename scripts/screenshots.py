@@ -50,6 +50,10 @@ def photograph(url: str, path: Path, wait_for_text: str, width: int = 1400) -> N
         page.goto(url)
         page.get_by_text(wait_for_text).first.wait_for(timeout=60_000)
         page.wait_for_timeout(2_000)  # charts and tables finish drawing
+        skip = page.get_by_role("button", name="Skip")  # Dagster's first-visit newsletter dialog
+        if skip.count():
+            skip.first.click()
+            page.wait_for_timeout(500)
         page.screenshot(path=str(path), full_page=True)
         browser.close()
     print(f"wrote {path}")
