@@ -20,7 +20,7 @@ import contextlib
 import contextvars
 import functools
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -73,7 +73,7 @@ class Totals:
 # --- reading published gold, with a cache keyed on the published version ---------------------------------
 
 _cache: dict[tuple[str, str, object], dict[int, pl.DataFrame]] = {}
-_store_years: dict[tuple[str, int], tuple[int | None, pl.DataFrame]] = {}  # per store and year, by version
+_derived_frames: dict[tuple[str, str], tuple[object, pl.DataFrame]] = {}  # see `_derived`
 _cache_lock = threading.Lock()
 
 
@@ -152,12 +152,17 @@ def read_gold(data_dir: Path, table: str, years: Iterable[int] | None = None) ->
 def preload(data_dir: Path) -> int:
     """Read every published gold table into the cache and return how many were read.
 
-    The app calls this in the background when it starts: gold is small (44 MB at 100M lines), and a cold
+    The app calls this in the background when it starts: gold is small (80 MB at 100M lines), and a cold
     read of six years of a table costs a first visitor a few hundred milliseconds that warm reads do not.
+    The sums the all-years view keeps (`_derived`) are worked out here too.
     """
     tables = [table for table in GOLD_TABLES if published_years(data_dir, table)]
     for table in tables:
         _read_table(data_dir, table)
+    if "store_daily_sales" in tables and "product_yearly_sales" in tables:
+        years = published_years(data_dir, "store_daily_sales")
+        store_sales(data_dir, date(years[0], 1, 1), date(years[-1], 12, 31))
+        top_products(data_dir, None)
     return len(tables)
 
 
@@ -324,14 +329,25 @@ def top_products(
 
     Columns: product_id, product_name, brand, category, revenue, units; ties broken by product_id.
     """
+    if year is None and not filters.states:  # all years: each product's totals, summed once per version
+        return _best_products(_keep(_derived(data_dir, "product_yearly_sales", "products of all years",
+                                             lambda: _product_totals(data_dir)), filters), n)  # fmt: skip
     if filters.states:
         table = "top_products_monthly"
-    else:  # a year or all years: the yearly table has a twelfth of the monthly one's rows
+    else:  # a year: the yearly table has a twelfth of the monthly one's rows
         table = "product_yearly_sales" if month is None else "product_monthly_sales"
     rows = _keep(read_gold(data_dir, table, None if year is None else [year]), filters)
     if month is not None:
         rows = rows.filter(pl.col("month") == month)
     return _best_products(rows, n)
+
+
+def _product_totals(data_dir: Path) -> pl.DataFrame:
+    """Every product's revenue and units over all published years, with its name, brand and category."""
+    rows = read_gold(data_dir, "product_yearly_sales")
+    names = rows.select("product_id", "product_name", "brand", "category").unique("product_id", keep="last")
+    totals = rows.group_by("product_id").agg(pl.col("revenue").sum().cast(REVENUE), pl.col("units").sum())
+    return totals.join(names, on="product_id")
 
 
 def top_products_of_week(data_dir: Path, monday: date, filters: Filters = NO_FILTERS, n: int = 10) -> pl.DataFrame:
@@ -430,16 +446,25 @@ def _per_store(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _store_year(data_dir: Path, year: int) -> pl.DataFrame:
-    """A year's revenue per store, kept with the published version of store_daily_sales it came from."""
-    published = _snapshot(data_dir).table("gold", "store_daily_sales")
-    version = None if published is None else published.version_of(str(year))
-    key = (str(data_dir), year)
+    """A year's revenue per store (500 rows), worked out once per published version of store_daily_sales."""
+    return _derived(data_dir, "store_daily_sales", f"stores of {year}",
+                    lambda: _per_store(read_gold(data_dir, "store_daily_sales", [year])))  # fmt: skip
+
+
+def _derived(data_dir: Path, table: str, name: str, compute: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    """A small frame derived from gold `table` (`compute()`), kept until that table is republished.
+
+    For the views whose sums over all years would otherwise be redone on every first view.
+    """
+    published = _snapshot(data_dir).table("gold", table)
+    version = None if published is None else tuple(sorted(published.versions().items()))
+    key = (str(data_dir), name)
     with _cache_lock:
-        cached = _store_years.get(key)
+        cached = _derived_frames.get(key)
     if cached is None or cached[0] != version:
-        cached = (version, _per_store(read_gold(data_dir, "store_daily_sales", [year])))
+        cached = (version, compute())
         with _cache_lock:
-            _store_years[key] = cached
+            _derived_frames[key] = cached
     return cached[1]
 
 

@@ -318,6 +318,22 @@ def test_a_republished_table_is_reloaded_and_an_unpublished_one_never_shown(gold
     assert data.sales_per_year(gold)["revenue"].to_list() == [D("30.00"), D("99.99")]
 
 
+def test_all_years_sums_kept_between_views_follow_a_republished_table(gold: Path) -> None:
+    assert rows(data.top_products(gold, None), "product_name", "revenue") == [
+        ("Cola", D("51.35")), ("Bread", D("22.50")),
+    ]  # fmt: skip
+    assert data.store_sales(gold, date(2023, 1, 1), date(2024, 12, 31))["revenue"].sum() == D("73.85")
+    bread = data.read_gold(gold, "product_yearly_sales", [2024]).with_columns(
+        pl.when(pl.col("product_name") == "Bread").then(D("100.00")).otherwise(pl.col("revenue"))
+        .cast(pl.Decimal(18, 2)).alias("revenue")
+    )  # fmt: skip
+    write_staged(gold, "gold", "product_yearly_sales", 2024, bread)
+    publish_staged(gold, "gold", "product_yearly_sales")
+    assert rows(data.top_products(gold, None), "product_name", "revenue") == [
+        ("Bread", D("100.00")), ("Cola", D("51.35")),
+    ]  # fmt: skip
+
+
 def test_preloaded_gold_is_served_without_reading_files_again(gold: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert data.preload(gold) == len(data.GOLD_TABLES)
 
