@@ -163,6 +163,8 @@ def preload(data_dir: Path) -> int:
         years = published_years(data_dir, "store_daily_sales")
         store_sales(data_dir, date(years[0], 1, 1), date(years[-1], 12, 31))
         top_products(data_dir, None)
+        for year in years:
+            _state_days(data_dir, year)
     return len(tables)
 
 
@@ -207,11 +209,22 @@ def _daily_source(data_dir: Path, start: date, end: date, filters: Filters) -> p
     """Daily-grain rows for the period: the finest table that still gives exact transactions."""
     if filters.categories:
         table = "region_category_daily_sales"
-    elif filters.states:
-        table = "store_daily_sales"
+    elif filters.states:  # a day per state, summed from its stores once per published version
+        state_days = pl.concat([_state_days(data_dir, year) for year in _years(start, end)])
+        return _keep(_between(state_days, start, end), filters)
     else:
         table = "daily_sales"
     return _keep(_between(read_gold(data_dir, table, _years(start, end)), start, end), filters)
+
+
+def _state_days(data_dir: Path, year: int) -> pl.DataFrame:
+    """A year's sales per date and federal state (a transaction is at one store: its counts add up)."""
+
+    def summed() -> pl.DataFrame:
+        stores = read_gold(data_dir, "store_daily_sales", [year])
+        return stores.group_by("date", "state_code").agg(rolled_up_measures()).sort("date", "state_code")
+
+    return _derived(data_dir, "store_daily_sales", f"state days of {year}", summed)
 
 
 def sales_per_year(data_dir: Path, filters: Filters = NO_FILTERS) -> pl.DataFrame:
