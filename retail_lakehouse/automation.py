@@ -2,10 +2,11 @@
 
 - `landing_deliveries` (a sensor, on by default) lists the landing zone's POS files per year. A year whose
   files differ from those its bronze was last built from (the digest bronze records in its metadata) gets
-  a run of its bronze partition; a year that is not yet a partition (1 January) is added first.
-- Silver, gold and the year's release carry `LAKEHOUSE_AUTOMATION`: eager, and only once every blocking
-  check of their inputs passed. After the bronze run, the automation sensor requests the rest of the year,
-  checks and publish step included, so a delivered day reaches the dashboard by itself.
+  a run of its root assets (bronze, and gold's calendar days); a year that is not yet a partition (a
+  delivery on 1 January) is added first.
+- Silver carries `FOLLOWS_BRONZE` (eager, once bronze's blocking checks passed), gold and the year's release
+  eager: after the bronze run, the automation sensor requests the rest of the year in one run, checks and
+  publish step included, so a delivered day reaches the dashboard by itself.
 - `daily_delivery` (a schedule, off by default) does the same at 06:00 where sensors are off: the whole
   yearly job for the year of the newest delivery.
 - Gold carries a freshness policy: a day without a delivery turns it stale in the UI.
