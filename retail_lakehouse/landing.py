@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from retail_lakehouse.errors import LandingFileError
+from retail_lakehouse.generator.calendar import month_end
 from retail_lakehouse.generator.defects import defect_manifest
 from retail_lakehouse.generator.transactions import TransactionChunk, TransactionGenerator
 from retail_lakehouse.schemas import BronzeProducts, BronzeStores, BronzeTransactions, polars_schema
@@ -75,12 +76,11 @@ def export_year(lakehouse: Lakehouse, generator: TransactionGenerator, year: int
     """
     lines = 0
     counts: Counter[str] = Counter()
-    delivered = {match["month"] for name in transaction_files(lakehouse, year) if (match := _POS_FILE.fullmatch(name))
-                 and match["day"]}  # fmt: skip
+    delivered = {month for month, day in _pos_periods(lakehouse, year) if day is not None}
     for chunk in generator.year(year):
-        first = dt.date(year, chunk.month, 1)
-        last = min(_month_end(year, chunk.month), generator.as_of or _month_end(year, chunk.month))
-        if last < _month_end(year, chunk.month) or f"{chunk.month:02d}" in delivered:
+        first, end = dt.date(year, chunk.month, 1), month_end(year, chunk.month)
+        last = min(end, generator.as_of or end)
+        if last < end or chunk.month in delivered:
             for day in (first + dt.timedelta(days=n) for n in range((last - first).days + 1)):
                 lines += _write_day(lakehouse, chunk.between(day, day), day)
             continue
@@ -108,10 +108,6 @@ def _write_manifest(lakehouse: Lakehouse, path: Location, year: int, counts: Map
         temporary.write_text(json.dumps({"year": year, "rows_by_reason": dict(counts)}, indent=2))
 
 
-def _month_end(year: int, month: int) -> dt.date:
-    return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
-
-
 def landing_years(lakehouse: Lakehouse) -> list[int]:
     """The years with a folder of transaction files in the landing zone, ascending."""
     return sorted(int(name) for name in lakehouse.names(lakehouse.landing("transactions")) if name.isdigit())
@@ -119,14 +115,9 @@ def landing_years(lakehouse: Lakehouse) -> list[int]:
 
 def covered_through(lakehouse: Lakehouse, year: int) -> dt.date | None:
     """The last day the year's POS files cover (a monthly file covers its month), or None without files."""
-    last = None
-    for name in transaction_files(lakehouse, year):
-        match = _POS_FILE.fullmatch(name)
-        if match and int(match["year"]) == year and 1 <= int(match["month"]) <= 12:
-            month = int(match["month"])
-            end = dt.date(year, month, int(match["day"])) if match["day"] else _month_end(year, month)
-            last = end if last is None or end > last else last
-    return last
+    ends = [month_end(year, month) if day is None else dt.date(year, month, day)
+            for month, day in _pos_periods(lakehouse, year)]  # fmt: skip
+    return max(ends, default=None)
 
 
 def next_delivery_day(lakehouse: Lakehouse) -> dt.date:
@@ -183,12 +174,17 @@ def landing_months(lakehouse: Lakehouse, year: int) -> list[int]:
 
     For a completeness guard: a month without a file would otherwise just be a month without sales.
     """
-    months = set()
+    return sorted({month for month, _ in _pos_periods(lakehouse, year)})
+
+
+def _pos_periods(lakehouse: Lakehouse, year: int) -> list[tuple[int, int | None]]:
+    """The period of each of the year's POS files, by its name: (month, day), the day None for a monthly file."""
+    periods = []
     for name in transaction_files(lakehouse, year):
         match = _POS_FILE.fullmatch(name)
         if match and int(match["year"]) == year and 1 <= int(match["month"]) <= 12:
-            months.add(int(match["month"]))
-    return sorted(months)
+            periods.append((int(match["month"]), None if match["day"] is None else int(match["day"])))
+    return periods
 
 
 def count_data_lines(lakehouse: Lakehouse, year: int) -> int:

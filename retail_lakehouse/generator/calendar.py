@@ -29,3 +29,8 @@ def generate_calendar(years: tuple[int, ...], holiday_effects: bool = True) -> p
                 rows.append((day, state.code, weekday, name is not None, name, is_open))
                 day += dt.timedelta(days=1)
     return pl.DataFrame(rows, schema=polars_schema(BronzeCalendar), orient="row").sort("date", "state_code")
+
+
+def month_end(year: int, month: int) -> dt.date:
+    """The last day of a month."""
+    return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)

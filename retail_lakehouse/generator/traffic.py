@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 from dateutil.easter import easter
 
+from retail_lakehouse.generator.calendar import month_end
 from retail_lakehouse.reference import store_format
 from retail_lakehouse.settings import Scenario
 
@@ -157,9 +158,7 @@ class TrafficModel:
 
     def month(self, year: int, month: int) -> MonthTraffic:
         """The month's dates, short days, expected transactions and basket factors per store and date."""
-        start = dt.date(year, month, 1)
-        end = dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
-        days = self._days(start, end)
+        days = self._days(dt.date(year, month, 1), month_end(year, month))
         basket_factor = np.ones((len(self.sells_food), int(days.sum())))
         for shock in self.scenario.shocks:
             if shock.basket_factor != 1.0:

@@ -194,6 +194,15 @@ def _is_top(group: list[str], top_n: int) -> pl.Expr:
     return _rank_order().rank("ordinal", descending=True).over(group) <= top_n
 
 
+def _top_rows(summed: pl.LazyFrame, group: list[str], top_n: int, model: type[pa.DataFrameModel]) -> pl.LazyFrame:
+    """The `top_n` rows of each group by revenue, sorted by group then rank, in the model's columns."""
+    return (
+        summed.filter(_is_top(group, top_n))
+        .sort([*group, "revenue", "product_id"], descending=[False] * len(group) + [True, False])
+        .select(list(polars_schema(model)))
+    )
+
+
 def top_products_monthly(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: int = 25) -> pl.LazyFrame:
     """The `top_n` products by revenue per year, month, federal state and category; ties by product_id.
 
@@ -207,11 +216,7 @@ def top_products_monthly(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: in
         .agg(*line_measures("revenue", "units", "lines", "vat", "net_revenue"), pl.col("year").first())
         .join(products.select("product_id", *PRODUCT_ATTRIBUTES), on="product_id", how="left")
     )
-    return (
-        summed.filter(_is_top(group, top_n))
-        .sort([*group, "revenue", "product_id"], descending=[False] * len(group) + [True, False])
-        .select(list(polars_schema(TopProductsMonthly)))
-    )
+    return _top_rows(summed, group, top_n, TopProductsMonthly)
 
 
 def top_products_daily(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: int = TOP_PER_CATEGORY) -> pl.LazyFrame:
@@ -229,11 +234,7 @@ def top_products_daily(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: int 
         .join(products.select("product_id", *PRODUCT_ATTRIBUTES), on="product_id", how="left")
         .with_columns(_date_parts())
     )
-    return (
-        summed.filter(_is_top(group, top_n))
-        .sort([*group, "revenue", "product_id"], descending=[False] * len(group) + [True, False])
-        .select(list(polars_schema(TopProductsDaily)))
-    )
+    return _top_rows(summed, group, top_n, TopProductsDaily)
 
 
 def aggregate_hourly_weekday(silver: pl.LazyFrame) -> pl.LazyFrame:
