@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -72,8 +73,8 @@ class Totals:
 
 # --- reading published gold, with a cache keyed on the published version ---------------------------------
 
-_cache: dict[tuple[str, str, object], dict[int, pl.DataFrame]] = {}
-_derived_frames: dict[tuple[str, str], tuple[object, pl.DataFrame]] = {}  # see `_derived`
+Kept = TypeVar("Kept")
+_kept_values: dict[tuple[str, str], tuple[object, Any]] = {}  # see `_kept`
 _cache_lock = threading.Lock()
 
 
@@ -120,24 +121,16 @@ def published_years(data_dir: Path, table: str) -> list[int]:
 
 def _read_table(data_dir: Path, table: str) -> dict[int, pl.DataFrame]:
     """The published table by year, from memory if that version was read before (gold is small)."""
-    catalog = _catalog(data_dir)
     snapshot = _snapshot(data_dir)
-    published = snapshot.table("gold", table)
-    if published is None:
+    if snapshot.table("gold", table) is None:
         return {}
-    key = (str(data_dir), table, tuple(sorted(published.versions().items())) or published.delta_version)
-    with _cache_lock:
-        cached = _cache.get(key)
-    if cached is not None:
-        return cached
-    columns = list(polars_schema(GOLD_MODELS[table]))
-    frame = catalog.read("gold", table, snapshot=snapshot).select(columns).collect()
-    by_year = {year: part for (year,), part in frame.partition_by("year", as_dict=True, maintain_order=True).items()}
-    with _cache_lock:
-        for stale in [k for k in _cache if k[:2] == key[:2]]:
-            del _cache[stale]
-        _cache[key] = by_year
-    return by_year
+
+    def read() -> dict[int, pl.DataFrame]:
+        columns = list(polars_schema(GOLD_MODELS[table]))
+        frame = _catalog(data_dir).read("gold", table, snapshot=snapshot).select(columns).collect()
+        return {year: part for (year,), part in frame.partition_by("year", as_dict=True, maintain_order=True).items()}
+
+    return _kept(data_dir, table, f"table {table}", read)
 
 
 def read_gold(data_dir: Path, table: str, years: Iterable[int] | None = None) -> pl.DataFrame:
@@ -154,7 +147,7 @@ def preload(data_dir: Path) -> int:
 
     The app calls this in the background when it starts: gold is small (80 MB at 100M lines), and a cold
     read of six years of a table costs a first visitor a few hundred milliseconds that warm reads do not.
-    The sums the all-years view keeps (`_derived`) are worked out here too.
+    The sums the all-years view keeps (`_kept`) are worked out here too.
     """
     tables = [table for table in GOLD_TABLES if published_years(data_dir, table)]
     for table in tables:
@@ -224,7 +217,7 @@ def _state_days(data_dir: Path, year: int) -> pl.DataFrame:
         stores = read_gold(data_dir, "store_daily_sales", [year])
         return stores.group_by("date", "state_code").agg(rolled_up_measures()).sort("date", "state_code")
 
-    return _derived(data_dir, "store_daily_sales", f"state days of {year}", summed)
+    return _kept(data_dir, "store_daily_sales", f"state days of {year}", summed)
 
 
 def sales_per_year(data_dir: Path, filters: Filters = NO_FILTERS) -> pl.DataFrame:
@@ -343,7 +336,7 @@ def top_products(
     Columns: product_id, product_name, brand, category, revenue, units; ties broken by product_id.
     """
     if year is None and not filters.states:  # all years: each product's totals, summed once per version
-        return _best_products(_keep(_derived(data_dir, "product_yearly_sales", "products of all years",
+        return _best_products(_keep(_kept(data_dir, "product_yearly_sales", "products of all years",
                                              lambda: _product_totals(data_dir)), filters), n)  # fmt: skip
     if filters.states:
         table = "top_products_monthly"
@@ -460,24 +453,23 @@ def _per_store(rows: pl.DataFrame) -> pl.DataFrame:
 
 def _store_year(data_dir: Path, year: int) -> pl.DataFrame:
     """A year's revenue per store (500 rows), worked out once per published version of store_daily_sales."""
-    return _derived(data_dir, "store_daily_sales", f"stores of {year}",
+    return _kept(data_dir, "store_daily_sales", f"stores of {year}",
                     lambda: _per_store(read_gold(data_dir, "store_daily_sales", [year])))  # fmt: skip
 
 
-def _derived(data_dir: Path, table: str, name: str, compute: Callable[[], pl.DataFrame]) -> pl.DataFrame:
-    """A small frame derived from gold `table` (`compute()`), kept until that table is republished.
-
-    For the views whose sums over all years would otherwise be redone on every first view.
-    """
+def _kept(data_dir: Path, table: str, name: str, compute: Callable[[], Kept]) -> Kept:
+    """What `compute()` makes of gold `table` (the table read by year, or a small frame of sums over it), kept
+    under `name` until that table is republished: gold is read once per published version, and the views'
+    sums over all years are not redone on every first view."""
     published = _snapshot(data_dir).table("gold", table)
-    version = None if published is None else tuple(sorted(published.versions().items()))
+    version = None if published is None else tuple(sorted(published.versions().items())) or published.delta_version
     key = (str(data_dir), name)
     with _cache_lock:
-        cached = _derived_frames.get(key)
+        cached = _kept_values.get(key)
     if cached is None or cached[0] != version:
         cached = (version, compute())
         with _cache_lock:
-            _derived_frames[key] = cached
+            _kept_values[key] = cached
     return cached[1]
 
 
