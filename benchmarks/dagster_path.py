@@ -26,6 +26,8 @@ import psutil
 
 from benchmarks.measure import tree_rss
 from retail_lakehouse.partitions import add_years
+from retail_lakehouse.runs import new_dagster_home
+from retail_lakehouse.settings import parse_years
 
 
 def timed(command: list[str], environment: dict[str, str]) -> tuple[float, float]:
@@ -55,8 +57,7 @@ def main() -> None:
     args = parser.parse_args()
 
     root = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-dagster-"))
-    home = Path(tempfile.mkdtemp(prefix="bench-dagster-home-"))
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = new_dagster_home(Path(tempfile.mkdtemp(prefix="bench-dagster-home-")))
     environment = os.environ | {
         "LAKEHOUSE_DATA_DIR": str(root), "LAKEHOUSE_ROWS": str(args.rows), "LAKEHOUSE_YEARS": args.years,
         "DAGSTER_HOME": str(home),
@@ -65,7 +66,7 @@ def main() -> None:
     if args.data_dir is None:
         print(f"building {args.rows:,} lines into {root} ...", flush=True)
         timed([str(bin_dir / "lakehouse"), "run"], environment)
-    year = args.years.split("-")[-1].split(",")[-1]
+    year = str(parse_years(args.years)[-1])
     with dg.DagsterInstance.from_config(str(home)) as instance:
         add_years(instance, [year])  # a data root built elsewhere: its year is not yet this instance's partition
     commands = {

@@ -23,7 +23,8 @@ from pathlib import Path
 import dagster as dg
 
 from dashboard import data
-from retail_lakehouse.runs import INSTANCE_YAML, dagster_dev
+from retail_lakehouse.runs import dagster_dev, new_dagster_home
+from retail_lakehouse.settings import parse_years
 
 AUTOMATION = {"landing_deliveries", "lakehouse_automation"}
 
@@ -44,9 +45,8 @@ def main() -> None:
     args = parser.parse_args()
 
     root = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-delivery-"))
-    home = Path(tempfile.mkdtemp(prefix="bench-delivery-home-"))
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
-    last_year = int(args.years.split("-")[-1].split(",")[-1])
+    home = new_dagster_home(Path(tempfile.mkdtemp(prefix="bench-delivery-home-")))
+    last_year = parse_years(args.years)[-1]
     environment = os.environ | {
         "LAKEHOUSE_DATA_DIR": str(root), "LAKEHOUSE_ROWS": str(args.rows), "LAKEHOUSE_YEARS": args.years,
         "LAKEHOUSE_AS_OF": f"{last_year}-12-30", "LAKEHOUSE_SOURCE": "landing", "DAGSTER_HOME": str(home),

@@ -241,11 +241,12 @@ def dagster_path(data_dir: Path, years: list[int]) -> tuple[float, float]:
 
     from benchmarks.dagster_path import timed
     from retail_lakehouse.partitions import add_years
+    from retail_lakehouse.runs import new_dagster_home
     from retail_lakehouse.settings import Settings
     from retail_lakehouse.storage import Lakehouse
     from retail_lakehouse.writer import recorded_identity
 
-    home = Path(tempfile.mkdtemp(prefix="bench-peer-home-"))
+    home = new_dagster_home(Path(tempfile.mkdtemp(prefix="bench-peer-home-")))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         add_years(instance, years)
     identity = recorded_identity(Lakehouse(data_dir))

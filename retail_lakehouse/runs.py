@@ -63,13 +63,14 @@ def instance_for_runs() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
-def check_years(settings: Settings, years: Iterable[int]) -> list[int]:
-    """The requested years, or a one-line error naming the ones that are not partitions.
+def check_years(settings: Settings, years: Iterable[int] | None, known: list[int] | None = None) -> list[int]:
+    """The requested years (None: all of `known`), or a one-line error naming the ones that are not partitions.
 
-    A partition is a configured year or, reading from the landing zone, a year deliveries have reached.
+    A partition is a configured year or, reading from the landing zone, a year deliveries have reached
+    (`known`, worked out here if not given).
     """
-    years = list(years)
-    known = known_years(settings)
+    known = known_years(settings) if known is None else known
+    years = known if years is None else list(years)
     unknown = [y for y in years if y not in known]
     if unknown:
         delivered = ", and the years the landing zone has files for" if settings.source == "landing" else ""
@@ -167,9 +168,10 @@ def run_pipeline(
     Stops before any run if another process is writing to the data root, or if the data root was built with
     other settings (unless `rebuild`, which records the new ones).
     """
-    years = check_years(settings, known_years(settings) if years is None else years)
+    known = known_years(settings)
+    years = check_years(settings, years, known)
     instance = instance or instance_for_runs()
-    add_years(instance, known_years(settings))  # every year shows in the UI, not only those run now
+    add_years(instance, known)  # every year shows in the UI, not only those run now
     lakehouse = Lakehouse.for_settings(settings)
     holder = f"`lakehouse run` {uuid.uuid4().hex[:8]}"
     writer.acquire(lakehouse, holder)
@@ -205,7 +207,7 @@ def run_pipeline_in_parallel(
     (`writer.WRITER_TAG`) and stage their years side by side (`PARALLEL_YEARS_TAG`), each publishing its own
     year when its checks passed.
     """
-    years = check_years(settings, known_years(settings) if years is None else years)
+    years = check_years(settings, years)
     if settings.executor == "in_process" or not is_object_store(settings.data_dir):
         raise LakehouseError(
             "running years in parallel needs LAKEHOUSE_EXECUTOR=celery (or k8s) and an s3:// LAKEHOUSE_DATA_DIR"
@@ -305,7 +307,7 @@ def summary(data_dir: Path | str, years: Iterable[int]) -> pl.DataFrame:
 
 # The instance settings of the project's Dagster home (as `scripts/_env.sh` writes them): one run at a time,
 # runs of a data root writing under one lock; freshness policies evaluated.
-INSTANCE_YAML = """telemetry:
+_INSTANCE_YAML = """telemetry:
   enabled: false
 concurrency:
   runs:
@@ -320,6 +322,14 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def new_dagster_home(folder: Path) -> Path:
+    """A Dagster home at `folder` (made if missing) with the project's instance settings, for the benchmarks,
+    scripts and tests that run Dagster away from the user's own home."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dagster.yaml").write_text(_INSTANCE_YAML)
+    return folder
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ import pytest
 
 from retail_lakehouse import catalog
 from retail_lakehouse.partitions import YEAR_PARTITIONS
-from retail_lakehouse.runs import INSTANCE_YAML, dagster_dev
+from retail_lakehouse.runs import dagster_dev, new_dagster_home
 from retail_lakehouse.storage import Lakehouse
 
 pytestmark = pytest.mark.e2e
@@ -30,9 +30,7 @@ AUTOMATION = {"landing_deliveries", "lakehouse_automation"}
 
 @pytest.fixture
 def environment(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    home = new_dagster_home(tmp_path / "dagster_home")
     return os.environ | {
         "DAGSTER_HOME": str(home),
         "LAKEHOUSE_DATA_DIR": str(tmp_path / "data"),

@@ -24,7 +24,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from retail_lakehouse import catalog
-from retail_lakehouse.runs import INSTANCE_YAML, dagster_dev, free_port
+from retail_lakehouse.runs import dagster_dev, free_port, new_dagster_home
 from retail_lakehouse.storage import Lakehouse
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -83,8 +83,7 @@ def dashboard(data_dir: Path) -> None:
 
 def dagster() -> None:
     root = Path(tempfile.mkdtemp(prefix="screenshot-dagster-"))
-    (root / "home").mkdir()
-    (root / "home" / "dagster.yaml").write_text(INSTANCE_YAML)
+    new_dagster_home(root / "home")
     environment = os.environ | {
         "DAGSTER_HOME": str(root / "home"), "LAKEHOUSE_DATA_DIR": str(root / "data"), "LAKEHOUSE_YEARS": "2025",
         "LAKEHOUSE_AS_OF": "2025-12-30", "LAKEHOUSE_ROWS": "200000", "LAKEHOUSE_SOURCE": "landing",
