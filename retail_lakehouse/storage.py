@@ -5,11 +5,12 @@ Layout (a contract): `<root>/<layer>/<table>/` is a Delta table; yearly tables a
 `<root>/_catalog/` the published state (catalog.py). Delta commits are atomic: a reader of a version sees all
 of a write or none of it, and files of an unfinished write are never part of any version.
 
-A yearly write streams its frames into one Parquet file (pyarrow, in order, compressed on a second thread),
-so a year is never held whole in memory, then commits it to Delta as an overwrite of that year's partition.
-Which version of a table readers see is not
-decided here: the catalog names the published version of every table; what this module writes is staged
-until the catalog publishes it.
+A yearly write streams into one Parquet file, so a year is never held whole in memory: a lazy query through
+Polars' streaming engine (compressed on every core), frames from a Python generator through pyarrow
+(compressed on a second thread while the next frame is made); in order, either way. It then commits it to
+Delta as an overwrite of that year's partition. Which version of a table readers see is not decided here:
+the catalog names the published version of every table; what this module writes is staged until the catalog
+publishes it.
 
 The data root is a local folder or an object store URI, `s3://bucket/prefix` (any S3-compatible store: the
 endpoint and credentials come from `ObjectStoreSettings`). Everything else in the project asks this module,
@@ -458,8 +459,12 @@ class Lakehouse:
         partition_values = {} if year is None else {PARTITION_COLUMN: str(int(year))}
         relative = f"{PARTITION_COLUMN}={int(year)}/" if year is not None else ""
         relative += f"part-{uuid.uuid4().hex}.zstd.parquet"
-        path = self._path(self.join(layer, table, *relative.split("/")))
-        written = write_frames(path, _frames(data), zstd_level, drop=list(partition_values), filesystem=self.filesystem)
+        location = self.join(layer, table, *relative.split("/"))
+        path = self._path(location)
+        if isinstance(data, pl.LazyFrame):
+            written = self._sink(location, data, zstd_level, drop=list(partition_values))
+        else:
+            written = write_frames(path, _frames(data), zstd_level, list(partition_values), self.filesystem)
         actions = []
         if written.rows:
             size = self.filesystem.get_file_info(path).size
@@ -472,6 +477,30 @@ class Lakehouse:
         if year is not None:
             files = files.filter(pl.col("year") == int(year))
         return WrittenTable(uri, version, int(files["rows"].sum()), int(files["bytes"].sum()))
+
+    def _sink(self, location: Location, query: pl.LazyFrame, zstd_level: int, drop: list[str]) -> WrittenFile:
+        """Stream a lazy query into one Parquet file with Polars' streaming engine, in the query's row order.
+
+        Polars encodes and compresses row groups on every core while the query runs, where pyarrow's writer
+        (`write_frames`) compresses on one thread: a year of silver is written in about half the time, at
+        the same size. An empty result leaves no file.
+        """
+        schema = query.head(0).collect().to_arrow(compat_level=pl.CompatLevel.oldest()).schema
+        uri = str(location)
+        if isinstance(location, Path):
+            location.parent.mkdir(parents=True, exist_ok=True)
+        query.drop(drop, strict=False).sink_parquet(
+            uri,
+            compression="zstd",
+            compression_level=zstd_level,
+            row_group_size=ROW_GROUP_ROWS,
+            storage_options=self.delta_options,
+        )
+        path = self._path(location)
+        rows = pq.read_metadata(path, filesystem=self.filesystem).num_rows
+        if not rows:
+            self.filesystem.delete_file(path)
+        return WrittenFile(rows, schema)
 
     def _commit(
         self, layer: str, table: str, year: str | None, actions: list[AddAction], schema: DeltaSchema, run_id: str
@@ -570,12 +599,8 @@ def stats(rows: int) -> str:
     return json.dumps({"numRecords": rows})
 
 
-def _frames(data: TableData) -> Iterable[pl.DataFrame]:
-    if isinstance(data, pl.LazyFrame):
-        return data.collect_batches(chunk_size=ROW_GROUP_ROWS)
-    if isinstance(data, pl.DataFrame):
-        return [data]
-    return data
+def _frames(data: pl.DataFrame | Iterable[pl.DataFrame]) -> Iterable[pl.DataFrame]:
+    return [data] if isinstance(data, pl.DataFrame) else data
 
 
 def _with_partition_column(schema: pa.Schema) -> pa.Schema:

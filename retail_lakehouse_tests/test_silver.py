@@ -8,6 +8,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from retail_lakehouse.schemas import (
@@ -419,6 +421,54 @@ def test_rejected_lines_collected_once_then_split_give_the_same_outputs() -> Non
     lazy = clean_transactions(lines, stores, products, YEAR)
     assert_frame_equal(split.transactions.collect(), lazy.transactions.collect())
     assert_frame_equal(split.quarantine.collect(), lazy.quarantine.collect())
+
+
+@st.composite
+def messy_bronze(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Lines of a few transactions with every kind of defect: copies (equal and not, anywhere in the file),
+    repeated line numbers, unknown or missing keys, wrong amounts and totals, lines of another year."""
+    rows = []
+    for _ in range(draw(st.integers(1, 14))):
+        defect = draw(st.sampled_from([None, None, None, "store", "product", "amount", "year"]))
+        quantity = draw(st.sampled_from([1, 2, 3] if defect != "amount" else [0, -1]))
+        price = draw(st.sampled_from(["2.00", "1.25"]))
+        rows.append(
+            line(
+                draw(st.sampled_from([1, 2, 3, None])),
+                draw(st.integers(1, 3)),
+                ts=datetime(2023, 12, 31, 23, 59) if defect == "year" else datetime(2024, 3, 5, 10, 30),
+                store_id=draw(st.sampled_from([9, None])) if defect == "store" else draw(st.sampled_from([1, 2])),
+                product_id=draw(st.sampled_from([99, None])) if defect == "product" else 10,
+                quantity=quantity,
+                unit_price=price,
+                line_total=str(quantity * Decimal(price) + draw(st.sampled_from([0, 0, 0, 1]))),
+                transaction_total=draw(st.sampled_from([None, "2.00", "4.00", "6.00"])),
+            )
+        )
+    for _ in range(draw(st.integers(0, 4))):  # re-sent copies, some altered, appended anywhere
+        copy = dict(draw(st.sampled_from(rows)))
+        if draw(st.booleans()):
+            copy["payment_method"] = "card"
+        rows.insert(draw(st.integers(0, len(rows))), copy)
+    # Receipt totals: mostly the sum of the transaction's lines, as a till prints it.
+    sums: dict[int | None, Decimal] = {}
+    for row in rows:
+        sums[row["transaction_id"]] = sums.get(row["transaction_id"], Decimal(0)) + row["line_total"]
+    for row in rows:
+        if row["transaction_total"] == Decimal("2.00") or draw(st.booleans()):
+            row["transaction_total"] = sums[row["transaction_id"]]
+    return rows
+
+
+@settings(max_examples=150, deadline=None)
+@given(messy_bronze())
+def test_find_rejected_gives_every_rule_its_reason(rows: list[dict[str, Any]]) -> None:
+    """`find_rejected` applies the transaction rules only to flagged transactions; `label_transactions` applies
+    every rule to every line. Both must reject the same positions for the same reasons."""
+    lines, stores, products = bronze(*rows), stores_frame(), products_frame()
+    every_rule = label_transactions(lines, stores, products, YEAR).with_row_index("_row")
+    expected = every_rule.filter(pl.col("reason").is_not_null()).select("_row", "reason").collect()
+    assert_frame_equal(find_rejected(lines, stores, products, YEAR).collect(engine="streaming"), expected)
 
 
 def test_clean_stores_trims_dedupes_and_sorts() -> None:

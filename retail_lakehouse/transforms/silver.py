@@ -24,6 +24,7 @@ from decimal import Decimal
 
 import polars as pl
 
+from retail_lakehouse.measures import cents
 from retail_lakehouse.reference import VAT_PERIODS, VatPeriod
 from retail_lakehouse.schemas import (
     LINE_MONEY,
@@ -54,6 +55,7 @@ _CONFLICTING = "_conflicting"
 _STORE_KNOWN = "_store_known"
 _PRODUCT_KNOWN = "_product_known"
 _SUSPECT = "_suspect"
+_TOTAL_DIFFERS = "_total_differs"
 _ALL_LINES_TOTAL = "_all_lines_total"
 _EXCESS_TOTAL = "_excess_total"
 _KEPT_LINES_TOTAL = "_kept_lines_total"
@@ -78,11 +80,40 @@ def clean_transactions(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.
 
 
 def find_rejected(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, year: int) -> pl.LazyFrame:
-    """The position in bronze (`_row`, file order) and the reason of every line that fails a rule.
+    """The position in bronze (`_row`, file order) and the reason of every line that fails a rule, by position.
 
-    Rejected lines are a fraction of a percent, so this is small enough to collect and reuse.
+    Rejected lines are a fraction of a percent, so this is small enough to collect and reuse. The rules that
+    look at a whole transaction (duplicates, the receipt's total) can only fail in a transaction whose
+    summary flags it (`_transaction_summaries`: a line number may repeat, or a line's `transaction_total`
+    differs from the sum of the lines), a few percent of them; only their lines go through every rule
+    (`_labels`, joins and all). Every other line can fail a line rule only, checked where it stands, with no
+    join that has to keep 17M lines in order. `label_transactions` applies every rule to every line: the
+    same reasons, a test checks, at several times the cost.
     """
-    return _labels(bronze, stores, products, year).filter(pl.col("reason").is_not_null()).select(_ROW, "reason")
+    rows = _numbered(bronze)
+    summaries = _transaction_summaries(rows)
+    flagged = (  # collected first (a few thousand ids), so the passes below are plain filters over bronze
+        summaries.filter(pl.col(_SUSPECT) | pl.col(_TOTAL_DIFFERS)).select("transaction_id").collect(engine="streaming")
+    )
+    in_flagged = pl.col("transaction_id").is_in(flagged.to_series().implode(), nulls_equal=True)
+    every_rule = _labels(rows.filter(in_flagged), stores, products, year)
+    line_rules_only = rows.filter(~in_flagged).with_columns(
+        pl.lit(None, dtype=pl.Boolean).alias(_CONFLICTING),
+        pl.lit(None, dtype=pl.UInt32).alias(_FIRST_ROW),
+        pl.col("transaction_total").alias(_KEPT_LINES_TOTAL),  # the summary found it equal to the lines' sum
+        _known(pl.col("store_id"), stores.select("store_id")).alias(_STORE_KNOWN),
+        _known(pl.col("product_id"), products.select("product_id")).alias(_PRODUCT_KNOWN),
+    )
+    rejected = [
+        frame.with_columns(_reason(year).alias("reason")).filter(pl.col("reason").is_not_null()).select(_ROW, "reason")
+        for frame in (every_rule, line_rules_only)
+    ]
+    return pl.concat(rejected).sort(_ROW)
+
+
+def _known(key: pl.Expr, ids: pl.LazyFrame) -> pl.Expr:
+    """True where `key` is among `ids` (a one-column dimension), null elsewhere, as the dimension joins give."""
+    return pl.when(key.is_in(ids.collect().to_series().implode())).then(pl.lit(True))
 
 
 def split_transactions(
@@ -136,7 +167,9 @@ def label_transactions(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.
     `reason` is null for a line that passes every rule. `year` here is the year of `transaction_ts` (it
     differs from the partition's year on `wrong_year` lines).
     """
-    labels = _labels(bronze, stores, products, year).with_columns(*_derived_columns(), vat_rate())
+    labels = _labels(_numbered(bronze), stores, products, year).with_columns(
+        _reason(year).alias("reason"), *_derived_columns(), vat_rate()
+    )
     return labels.with_columns(line_vat()).select(LABELED_COLUMNS)
 
 
@@ -145,9 +178,8 @@ def _numbered(bronze: pl.LazyFrame) -> pl.LazyFrame:
     return bronze.select(BRONZE_COLUMNS).with_row_index(_ROW)
 
 
-def _labels(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, year: int) -> pl.LazyFrame:
-    """Numbered bronze lines with dimension attributes and the first failing rule as `reason`."""
-    rows = _numbered(bronze)
+def _labels(rows: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, year: int) -> pl.LazyFrame:
+    """Numbered bronze lines with what every rule looks at: dimension attributes, duplicate verdicts, kept totals."""
     summaries = _transaction_summaries(rows)
     verdicts = _duplicate_verdicts(rows, summaries)
     return (
@@ -167,12 +199,12 @@ def _labels(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, 
             nulls_equal=True,
             maintain_order="left",
         )
-        .with_columns(_reason(year).alias("reason"))
     )
 
 
 def _transaction_summaries(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """Per transaction: the sum of all its bronze line totals, and whether a line number may repeat in it.
+    """Per transaction: the sum of all its bronze line totals, whether a line number may repeat in it, and
+    whether any line's `transaction_total` differs from that sum (or is missing).
 
     This is the only group-by over every line, and it is by `transaction_id` alone (a few lines per
     group), which costs far less memory than counting every `(transaction_id, line_number)` key. A line
@@ -184,6 +216,7 @@ def _transaction_summaries(rows: pl.LazyFrame) -> pl.LazyFrame:
     """
     line = pl.col("line_number").cast(pl.Int64)
     fits_mask = line.is_between(0, 63)
+    total_cents = cents(pl.col("transaction_total"))  # integers compare faster than Decimals (Int128 underneath)
     line_bit = pl.when(fits_mask).then(pl.lit(2, dtype=pl.UInt64).pow(line)).otherwise(pl.lit(0, pl.UInt64))
     return (
         rows.group_by("transaction_id")
@@ -192,11 +225,19 @@ def _transaction_summaries(rows: pl.LazyFrame) -> pl.LazyFrame:
             pl.len().alias("_lines"),
             line_bit.bitwise_or().alias("_line_bits"),
             (~fits_mask).any().alias("_unmasked_line"),
+            total_cents.min().alias("_least_total"),
+            total_cents.max().alias("_greatest_total"),
+            total_cents.null_count().alias("_missing_totals"),
         )
         .select(
             "transaction_id",
             _ALL_LINES_TOTAL,
             ((pl.col("_lines") > pl.col("_line_bits").bitwise_count_ones()) | pl.col("_unmasked_line")).alias(_SUSPECT),
+            (
+                (pl.col("_missing_totals") > 0)
+                | (pl.col("_least_total") != pl.col("_greatest_total"))
+                | (pl.col("_least_total") != cents(pl.col(_ALL_LINES_TOTAL)))
+            ).alias(_TOTAL_DIFFERS),
         )
     )
 
