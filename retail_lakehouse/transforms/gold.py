@@ -331,7 +331,7 @@ class GoldTable:
 
     def compute(self, sources: GoldSources) -> pl.DataFrame:
         """The table for one year, collected and validated against its model (gold tables are small)."""
-        return GOLD_MODELS[self.name].validate(self.build(sources).collect(), lazy=True)
+        return GOLD_MODELS[self.name].validate(self.build(sources).collect(engine="streaming"), lazy=True)
 
 
 # In dependency order (a table after those it rolls up from), so a loop can build them one after another.
