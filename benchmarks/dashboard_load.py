@@ -42,6 +42,7 @@ import requests
 
 from benchmarks.measure import machine, tree_rss
 from dashboard import data
+from dashboard.responses import callback_body
 from retail_lakehouse.schemas import CATEGORIES, STATE_CODES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,24 +81,6 @@ class Budget:
 
 class Stop(Exception):
     """The budget is spent: the analyst goes home."""
-
-
-def callback_body(dependencies: list[dict[str, Any]], values: dict[str, Any], changed: str | None) -> dict[str, Any]:
-    """The JSON the Dash renderer posts for the callback that has input `changed` (the page's main one if None).
-
-    `values` are the inputs' current values by `id.property`, as the page holds them.
-    """
-    wanted = changed or "url.search"
-    spec = next(d for d in dependencies if any(f"{i['id']}.{i['property']}" == wanted for i in d["inputs"]))
-    output = spec["output"]
-    names = output.strip(".").split("...") if output.startswith("..") else [output]
-    return {
-        "output": output,
-        "outputs": [dict(zip(("id", "property"), name.rsplit(".", 1), strict=True)) for name in names],
-        "inputs": [dict(i, value=values.get(f"{i['id']}.{i['property']}")) for i in spec["inputs"]],
-        "changedPropIds": [changed] if changed else [],
-        "state": [dict(i, value=values.get(f"{i['id']}.{i['property']}")) for i in spec["state"]],
-    }
 
 
 class Analyst:
@@ -255,7 +238,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def served(data_dir: Path, workers: int, threads: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`lakehouse dashboard` on a free port until the block ends; ready when every worker has preloaded gold."""
+    """`lakehouse dashboard` on a free port until the block ends; ready when every worker has preloaded gold and
+    taken its part in warming the shared answers (as a server that has been up a while would have)."""
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="dashboard-load-", suffix=".log")[1])
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
@@ -266,7 +250,7 @@ def served(data_dir: Path, workers: int, threads: int) -> Iterator[tuple[str, su
         server = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
-        while len(re.findall(r"dashboard.app: preloaded", log.read_text(errors="replace"))) < workers:
+        while len(re.findall(r"dashboard.app: warmed", log.read_text(errors="replace"))) < workers:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("the dashboard did not start:\n" + log.read_text(errors="replace")[-3000:])
             time.sleep(0.2)
