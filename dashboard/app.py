@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from werkzeug.exceptions import InternalServerError
 from dashboard import data, figures
 from dashboard.data import Filters, Totals
 from dashboard.format import change, count, euros
-from dashboard.responses import SharedResponses, callback_body
+from dashboard.responses import SharedResponses, callback_body, with_address
 from dashboard.views import (
     MONTH_NAMES,
     STATE_NAMES,
@@ -215,7 +215,13 @@ def _share_answers(app: dash.Dash, data_dir: Path, shared: SharedResponses) -> N
     def _keep_answer(response: flask.Response) -> flask.Response:
         route = flask.g.pop("route", None)
         if isinstance(route, Route) and response.status_code == 200 and response.mimetype == "application/json":
-            shared.put(route.generation, route.key(), response.get_data())
+            answer = response.get_data()
+            shared.put(route.generation, route.key(), answer)
+            if not route.notes:  # the same view by link and by click: the other one's answer, for a few bytes
+                other = replace(route, search=None if route.search is not None else route.view.search())
+                derived = with_address(answer, route.search, other.search)
+                if derived is not None:
+                    shared.put(other.generation, other.key(), derived)
         return response
 
 
@@ -236,8 +242,8 @@ def _start_up(app: dash.Dash, data_dir: Path, shared: SharedResponses | None) ->
 
 def warm_answers(app: dash.Dash, data_dir: Path, shared: SharedResponses) -> int:
     """Post the requests for the views analysts open most to the app itself, so their answers are shared before
-    anyone asks: all years, each year and each month, without filters, both as an address (a link, the back
-    button) and as the click on the level above that opens it. Returns how many views this process drew.
+    anyone asks: all years, each year and each month, without filters (by address; the answer to the click that
+    opens the view is derived from it). Returns how many views this process drew.
 
     Each view is claimed in `shared` first, so the workers of a server split the drawing between them.
     """
@@ -248,24 +254,16 @@ def warm_answers(app: dash.Dash, data_dir: Path, shared: SharedResponses) -> int
         return 0
     client = app.server.test_client()
     dependencies = client.get("/_dash-dependencies").get_json()
-    wanted: list[tuple[View, list[tuple[str, str | None]]]] = [(View("all"), [("?view=all", None)])]
-    for year in years:
-        wanted.append((View("year", year), [(f"?year={year}", None), ("?view=all", str(year))]))
-    for year in years:
-        for month in range(1, 13):
-            clicked = (f"?year={year}", f"{year}-{month:02d}")
-            wanted.append((View("month", year, month), [(f"?year={year}&month={month}", None), clicked]))
+    views = (
+        [View("all")] + [View("year", y) for y in years] + [View("month", y, m) for y in years for m in range(1, 13)]
+    )
     drawn = 0
-    for view, asked in wanted:
-        if not shared.claim(generation, repr(view)):
-            continue
-        drawn += 1
-        for search, token in asked:
-            values: dict[str, Any] = {"url.search": search}
-            if token is not None:
-                values["trend-graph.clickData"] = {"points": [{"customdata": token}]}
-            changed = "url.search" if token is None else "trend-graph.clickData"
-            client.post("/_dash-update-component", json=callback_body(dependencies, values, changed))
+    for view in views:
+        if shared.claim(generation, repr(view)):
+            client.post(
+                "/_dash-update-component", json=callback_body(dependencies, {"url.search": view.search()}, None)
+            )
+            drawn += 1
     return drawn
 
 

@@ -19,6 +19,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from plotly.io.json import to_json_plotly
+
 # Some 1,500 answers of 100-300 kB: every level without filters at a few hundred views, with room for filters.
 MAX_BYTES = 256 * 2**20
 # How much one process writes between two checks of the folder's size (a check lists the folder).
@@ -111,6 +113,33 @@ class SharedResponses:
             for entry in found:
                 if entry.name != generation and entry.is_dir():
                     shutil.rmtree(entry.path, ignore_errors=True)
+
+
+# How Dash begins the answer of a callback with several outputs; the page's callback writes the address first.
+ANSWER_START = b'{"multi":true,"response":{'
+
+
+def _address_output(search: str) -> bytes:
+    """The address output as Dash writes it into an answer (Dash serialises with plotly's `to_json_plotly`)."""
+    return b'"url":' + to_json_plotly({"search": search}).encode() + b","
+
+
+def with_address(answer: bytes, written: str | None, wanted: str | None) -> bytes | None:
+    """The same answer, writing the address `wanted` instead of `written` (None: leaving the address as it is).
+
+    A view opened by a link and the same view opened by a click differ only in this one output, so each drawn
+    answer gives the other for free. None when the answer does not begin as expected (then nothing is derived).
+    """
+    if not answer.startswith(ANSWER_START):
+        return None
+    rest = answer[len(ANSWER_START) :]
+    if written is not None:
+        if not rest.startswith(_address_output(written)):
+            return None
+        rest = rest[len(_address_output(written)) :]
+    elif rest.startswith(b'"url":'):
+        return None
+    return ANSWER_START + (b"" if wanted is None else _address_output(wanted)) + rest
 
 
 def callback_body(dependencies: list[dict[str, Any]], values: dict[str, Any], changed: str | None) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import pytest
 from dashboard import app as dashboard_app
 from dashboard import data
 from dashboard.app import create_app, render_page, warm_answers
-from dashboard.responses import SharedResponses, callback_body
+from dashboard.responses import ANSWER_START, SharedResponses, callback_body, with_address
 from retail_lakehouse_tests.conftest import publish_staged, write_staged
 from retail_lakehouse_tests.test_dashboard_data import write_hand_made_gold
 from retail_lakehouse_tests.test_dashboard_inputs import page_callback
@@ -120,6 +120,16 @@ def test_shared_responses_keep_answers_per_generation_and_claim_each_key_once(tm
     assert kept[-1] == b"x" * 200 and sum(k is not None for k in kept) * 200 <= 750  # the newest, within 3/4
 
 
+def test_an_answer_gets_another_address_only_where_dash_wrote_it() -> None:
+    by_address = ANSWER_START + b'"state-filter":{"value":[]}}}'
+    by_click = with_address(by_address, None, "?year=2024&month=3")
+    assert by_click == ANSWER_START + b'"url":{"search":"?year=2024&month=3"},"state-filter":{"value":[]}}}'
+    assert with_address(by_click, "?year=2024&month=3", None) == by_address
+    assert with_address(by_click, "?year=2023", None) is None  # not the address it wrote
+    assert with_address(by_click, None, "?year=2023") is None  # it does write one
+    assert with_address(b'{"response":{}}', None, "?view=all") is None
+
+
 def test_workers_answer_from_each_others_answers_exactly_as_drawn(tmp_path: Path) -> None:
     gold = write_hand_made_gold(tmp_path / "data")
     folder = tmp_path / "shared"
@@ -128,14 +138,19 @@ def test_workers_answer_from_each_others_answers_exactly_as_drawn(tmp_path: Path
     warmed = len(shared_files(folder)[data.gold_generation(gold)])
     day = {"trend-graph": {"points": [{"customdata": "2024-03-12"}]}}  # a day: not among the warmed views
     drawn = post_page(first, "?year=2024&month=3", **day)
-    assert len(shared_files(folder)[data.gold_generation(gold)]) == warmed + 1
+    # The click's answer, and the answer to the day's address derived from it (they differ in the address only).
+    assert len(shared_files(folder)[data.gold_generation(gold)]) == warmed + 2
     dashboard_app.clear_view_cache()
     misses = dashboard_app._cached_view.cache_info().misses
     shared = post_page(second, "?year=2024&month=3", **day)
+    by_address = post_page(second, "?year=2024&month=3&day=12")
     assert shared == drawn and dashboard_app._cached_view.cache_info().misses == misses  # not drawn again
     assert json.loads(shared)["response"]["url"] == {"search": "?year=2024&month=3&day=12"}
+    assert "url" not in json.loads(by_address)["response"]
     dashboard_app.clear_view_cache()
-    assert post_page(create_app(gold).server.test_client(), "?year=2024&month=3", **day) == drawn  # no folder
+    plain = create_app(gold).server.test_client()  # no shared folder: Dash draws and serialises each answer
+    assert post_page(plain, "?year=2024&month=3", **day) == drawn
+    assert post_page(plain, "?year=2024&month=3&day=12") == by_address
 
 
 def test_a_republished_gold_is_never_answered_from_the_shared_answers(tmp_path: Path) -> None:
@@ -165,8 +180,8 @@ def test_the_warm_up_draws_the_top_levels_once_across_workers(tmp_path: Path, ca
     years = data.available_years(gold)
     drawn = [int(n) for n in re.findall(r"warmed the shared answers: drew (\d+) views", caplog.text)]
     assert len(drawn) == 2 and sum(drawn) == 1 + len(years) * 13  # all years, the years, their months: once each
-    # Each view by its address and by the click that opens it (all years only by its address).
-    assert len(shared_files(folder)[data.gold_generation(gold)]) == 1 + 2 * len(years) * 13
+    # Each view by its address and by a click that opens it.
+    assert len(shared_files(folder)[data.gold_generation(gold)]) == 2 * (1 + len(years) * 13)
     assert warm_answers(apps[0], gold, SharedResponses(folder)) == 0
     dashboard_app.clear_view_cache()
     misses = dashboard_app._cached_view.cache_info().misses
