@@ -4,7 +4,7 @@
     python -m benchmarks.dashboard_load DATA_DIR --analysts 50 --duration 30 --workers 2 --threads 4
 
 Starts `lakehouse dashboard` (gunicorn) on a free port of 127.0.0.1 against the data dir's gold, waits until
-every worker has preloaded gold, then lets each analyst (a thread with its own keep-alive HTTP session) open
+every worker has preloaded gold, then lets each analyst (a thread with its own keep-alive HTTP connection) open
 the page as a browser does (the page, its layout and its callback graph, then the first view) and click
 through: all years -> a year -> a month -> a day and back up by the breadcrumb, now and then choosing or
 clearing a state or category filter, with 1-3 s of thinking between clicks. Every click is the Dash callback
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import random
@@ -30,18 +31,18 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import psutil
-import requests
 
 from benchmarks.measure import machine, tree_rss
 from dashboard import data
+from dashboard.responses import callback_body
 from retail_lakehouse.schemas import CATEGORIES, STATE_CODES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,26 +83,22 @@ class Stop(Exception):
     """The budget is spent: the analyst goes home."""
 
 
-def callback_body(dependencies: list[dict[str, Any]], values: dict[str, Any], changed: str | None) -> dict[str, Any]:
-    """The JSON the Dash renderer posts for the callback that has input `changed` (the page's main one if None).
+# The message drawn instead of a view (an address or input gold cannot show), as it appears in an answer.
+MESSAGE_CARD = '"id":"message-card"'
+_DECODER = json.JSONDecoder()
 
-    `values` are the inputs' current values by `id.property`, as the page holds them.
-    """
-    wanted = changed or "url.search"
-    spec = next(d for d in dependencies if any(f"{i['id']}.{i['property']}" == wanted for i in d["inputs"]))
-    output = spec["output"]
-    names = output.strip(".").split("...") if output.startswith("..") else [output]
-    return {
-        "output": output,
-        "outputs": [dict(zip(("id", "property"), name.rsplit(".", 1), strict=True)) for name in names],
-        "inputs": [dict(i, value=values.get(f"{i['id']}.{i['property']}")) for i in spec["inputs"]],
-        "changedPropIds": [changed] if changed else [],
-        "state": [dict(i, value=values.get(f"{i['id']}.{i['property']}")) for i in spec["state"]],
-    }
+
+def output_value(answer: str, component: str, prop: str, missing: Any) -> Any:
+    """One output's value in a callback answer (`missing` if the answer leaves it as it is), without parsing the
+    rest: the answer is 100-300 kB of figures the analyst's next click does not depend on, and parsing it all
+    would cost the load generator, on the server's cores, more than the server takes to send it."""
+    key = f'"{component}":{{"{prop}":'
+    start = answer.find(key)
+    return missing if start < 0 else _DECODER.raw_decode(answer, start + len(key))[0]
 
 
 class Analyst:
-    """One person at the dashboard: a session, the page's state (address, filters) and a random habit."""
+    """One person at the dashboard: a keep-alive connection, the page's state (address, filters) and a random habit."""
 
     def __init__(self, base: str, years: list[int], budget: Budget, think: tuple[float, float], seed: int) -> None:
         self.base = base
@@ -109,30 +106,38 @@ class Analyst:
         self.budget = budget
         self.think_range = think
         self.random = random.Random(seed)
-        self.session = requests.Session()
+        self.connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=REQUEST_TIMEOUT_SECONDS)
         self.results: list[Result] = []
         self.dependencies: list[dict[str, Any]] = []
         self.search = ""
         self.states: list[str] = []
         self.categories: list[str] = []
 
-    def request(self, kind: str, send: Callable[[], requests.Response]) -> requests.Response | None:
+    def request(self, kind: str, method: str, path: str, body: bytes | None = None) -> bytes | None:
+        """One request on the analyst's keep-alive connection (a browser's), timed to the answer's last byte.
+
+        `http.client` rather than `requests`: the same HTTP/1.1 bytes for a fraction of the client's CPU, which
+        on a small machine is taken from the server being measured.
+        """
         if not self.budget.take():
             raise Stop
+        headers = {"Content-Type": "application/json"} if body is not None else {}
         started = time.perf_counter()
         try:
-            response = send()
-            response.content  # noqa: B018 - the body is part of the answer's time
-        except requests.RequestException as error:
+            self.connection.request(method, path, body, headers)
+            response = self.connection.getresponse()
+            answer = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            self.connection.close()  # the next request opens a new connection, as a browser's would
             self.results.append(Result(kind, time.perf_counter() - started, 0, type(error).__name__))
             return None
         seconds = time.perf_counter() - started
-        error = None if response.status_code == 200 else f"HTTP {response.status_code}"
-        self.results.append(Result(kind, seconds, response.status_code, error))
-        return response if error is None else None
+        error = None if response.status == 200 else f"HTTP {response.status}"
+        self.results.append(Result(kind, seconds, response.status, error))
+        return answer if error is None else None
 
-    def get(self, kind: str, path: str) -> requests.Response | None:
-        return self.request(kind, lambda: self.session.get(self.base + path, timeout=REQUEST_TIMEOUT_SECONDS))
+    def get(self, kind: str, path: str) -> bytes | None:
+        return self.request(kind, "GET", path)
 
     def callback(self, kind: str, changed: str | None, **values: Any) -> None:
         """Post the page's callback as the browser would after a click, and take the address it writes."""
@@ -141,21 +146,16 @@ class Analyst:
             "state-filter.value": self.states,
             "category-filter.value": self.categories,
         }
-        body = callback_body(self.dependencies, inputs | values, changed)
-        response = self.request(
-            kind,
-            lambda: self.session.post(
-                self.base + "/_dash-update-component", json=body, timeout=REQUEST_TIMEOUT_SECONDS
-            ),
-        )
-        if response is None:
+        body = json.dumps(callback_body(self.dependencies, inputs | values, changed)).encode()
+        answer = self.request(kind, "POST", "/_dash-update-component", body)
+        if answer is None:
             return
-        answer = response.json().get("response", {})
-        if "message-card" in json.dumps(answer.get("message", {}).get("children")):
+        text = answer.decode()
+        if MESSAGE_CARD in text:
             self.results[-1] = Result(kind, self.results[-1].seconds, 200, "a message instead of the view")
-        self.search = answer.get("url", {}).get("search", self.search)
-        self.states = answer.get("state-filter", {}).get("value", self.states) or []
-        self.categories = answer.get("category-filter", {}).get("value", self.categories) or []
+        self.search = output_value(text, "url", "search", self.search)
+        self.states = output_value(text, "state-filter", "value", self.states) or []
+        self.categories = output_value(text, "category-filter", "value", self.categories) or []
 
     def think(self) -> None:
         seconds = self.random.uniform(*self.think_range)
@@ -167,10 +167,10 @@ class Analyst:
         """A first visit: the page, its layout and callback graph, then the view of the empty address."""
         self.get("page", "/")
         self.get("page", "/_dash-layout")
-        response = self.get("page", "/_dash-dependencies")
-        if response is None:
+        answer = self.get("page", "/_dash-dependencies")
+        if answer is None:
             raise Stop
-        self.dependencies = response.json()
+        self.dependencies = json.loads(answer)
         self.callback("first view", None)
 
     def goto(self, kind: str, search: str) -> None:
@@ -219,10 +219,13 @@ class Analyst:
 
     def run(self, start_within: float) -> None:
         time.sleep(self.random.uniform(0, start_within))  # people do not all arrive in the same second
-        with contextlib.suppress(Stop):
-            self.open_page()
-            while True:
-                self.drill()
+        try:
+            with contextlib.suppress(Stop):
+                self.open_page()
+                while True:
+                    self.drill()
+        finally:
+            self.connection.close()
 
 
 def simulate(
@@ -255,7 +258,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def served(data_dir: Path, workers: int, threads: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`lakehouse dashboard` on a free port until the block ends; ready when every worker has preloaded gold."""
+    """`lakehouse dashboard` on a free port until the block ends; ready when every worker has preloaded gold and
+    taken its part in warming the shared answers (as a server that has been up a while would have)."""
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="dashboard-load-", suffix=".log")[1])
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
@@ -266,7 +270,7 @@ def served(data_dir: Path, workers: int, threads: int) -> Iterator[tuple[str, su
         server = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
-        while len(re.findall(r"dashboard.app: preloaded", log.read_text(errors="replace"))) < workers:
+        while len(re.findall(r"dashboard.app: warmed", log.read_text(errors="replace"))) < workers:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("the dashboard did not start:\n" + log.read_text(errors="replace")[-3000:])
             time.sleep(0.2)

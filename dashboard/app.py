@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from werkzeug.exceptions import InternalServerError
 from dashboard import data, figures
 from dashboard.data import Filters, Totals
 from dashboard.format import change, count, euros
+from dashboard.responses import SharedResponses, callback_body, with_address
 from dashboard.views import (
     MONTH_NAMES,
     STATE_NAMES,
@@ -70,10 +72,13 @@ FAILED_HINT = "Something went wrong on the server while drawing it; the details 
 NO_GOLD_HINT = "Run `bash scripts/run.sh` (the README's run command) to build the gold tables, then reload this page."
 
 
-def create_app(data_dir: Path) -> dash.Dash:
-    """The dashboard on the gold tables under `data_dir` (which may not exist yet: the page then says so)."""
+def create_app(data_dir: Path, shared: SharedResponses | None = None) -> dash.Dash:
+    """The dashboard on the gold tables under `data_dir` (which may not exist yet: the page then says so).
+
+    With `shared`, the page's answers are kept there for every worker of the server (see `dashboard.responses`)
+    and the start-up warms it with the views analysts open most.
+    """
     data_dir = parse_data_root(data_dir)
-    threading.Thread(target=_preload_gold, args=(data_dir,), name="gold-preload", daemon=True).start()
     app = dash.Dash(__name__, title="Retail sales · lakehouse", update_title=None)
     app.layout = _layout()
     app.server.register_error_handler(InternalServerError, _unexpected_error)
@@ -126,11 +131,10 @@ def create_app(data_dir: Path) -> dash.Dash:
         },
     )
     def update(search: Any, states: Any, categories: Any, clicks: list[Any], picks: list[Any]) -> dict[str, Any]:
-        trigger = dash.ctx.triggered_id
-        click = clicks[GRAPHS.index(trigger)] if trigger in GRAPHS else None
-        picked = picks[PICKERS.index(trigger)] if trigger in PICKERS else None
         try:
-            outputs = render_page(data_dir, search, states, categories, trigger, click, picked)
+            inputs = _page_inputs(search, states, categories, clicks, picks, dash.ctx.triggered_id)
+            route, outputs = routed_page(data_dir, *inputs)
+            flask.g.route = route  # what `_keep_answer` files the answer under
         except Exception:  # the last line of defence: a sentence and a way back, never an HTTP 500
             logger.exception("drawing the view for %r failed", search)
             outputs = _message("This view could not be drawn", [FAILED_HINT])
@@ -154,17 +158,113 @@ def create_app(data_dir: Path) -> dash.Dash:
             return dash.no_update
         return dash.no_update if found is None else dcc.send_string(found[1], found[0], type="text/csv")
 
+    if shared is not None:
+        _share_answers(app, data_dir, shared)
+    threading.Thread(target=_start_up, args=(app, data_dir, shared), name="gold-preload", daemon=True).start()
     return app
 
 
-def _preload_gold(data_dir: Path) -> None:
-    """Warm the gold cache off the request path; a file that cannot be read is reported when a view needs it."""
+def _page_inputs(
+    search: Any, states: Any, categories: Any, clicks: list[Any], picks: list[Any], trigger: object
+) -> tuple[Any, Any, Any, object, object, object]:
+    """`route_page`'s arguments from the main callback's inputs and the id of the one that changed."""
+    click = clicks[GRAPHS.index(trigger)] if trigger in GRAPHS else None
+    picked = picks[PICKERS.index(trigger)] if trigger in PICKERS else None
+    return search, states, categories, trigger, click, picked
+
+
+def _share_answers(app: dash.Dash, data_dir: Path, shared: SharedResponses) -> None:
+    """Answer the main callback from `shared` when any worker has answered the same route, and keep new answers.
+
+    Before Dash reads a callback request, the request's route (`route_page`, a fraction of a millisecond) is
+    looked up; only a request exactly as the page sends it (this callback's outputs and inputs, in order) is
+    answered this way, everything else goes to Dash as before. After Dash has answered, the answer is filed
+    under the route the callback itself took, so what is kept is what was drawn, for the gold it was drawn from.
+    """
+    output = next(key for key in app.callback_map if key.startswith("..url.search..."))
+    expected = [(i["id"], i["property"]) for i in app.callback_map[output]["inputs"]]
+
+    def page_inputs(body: Any) -> tuple[Any, ...] | None:
+        if not isinstance(body, dict) or body.get("output") != output:
+            return None
+        sent, changed = body.get("inputs"), body.get("changedPropIds", [])
+        if not isinstance(sent, list) or not all(isinstance(i, dict) for i in sent):
+            return None
+        if [(i.get("id"), i.get("property")) for i in sent] != expected or not isinstance(changed, list):
+            return None
+        if not all(isinstance(c, str) for c in changed) or (changed and changed[0].startswith("{")):
+            return None  # a pattern id, which Dash would parse: this page has none
+        values = [i.get("value") for i in sent]
+        trigger = changed[0].rpartition(".")[0] if changed else None
+        clicks, picks = values[3 : 3 + len(GRAPHS)], values[3 + len(GRAPHS) :]
+        return _page_inputs(*values[:3], clicks, picks, trigger)
+
+    @app.server.before_request
+    def _shared_answer() -> flask.Response | None:
+        if flask.request.method != "POST" or not flask.request.path.endswith("/_dash-update-component"):
+            return None
+        inputs = page_inputs(flask.request.get_json(silent=True))
+        if inputs is None:
+            return None
+        with data.one_published_state(data_dir):
+            route = route_page(data_dir, *inputs)
+        answer = shared.get(route.generation, route.key()) if isinstance(route, Route) else None
+        return None if answer is None else flask.Response(answer, mimetype="application/json")
+
+    @app.server.after_request
+    def _keep_answer(response: flask.Response) -> flask.Response:
+        route = flask.g.pop("route", None)
+        if isinstance(route, Route) and response.status_code == 200 and response.mimetype == "application/json":
+            answer = response.get_data()
+            shared.put(route.generation, route.key(), answer)
+            if not route.notes:  # the same view by link and by click: the other one's answer, for a few bytes
+                other = replace(route, search=None if route.search is not None else route.view.search())
+                derived = with_address(answer, route.search, other.search)
+                if derived is not None:
+                    shared.put(other.generation, other.key(), derived)
+        return response
+
+
+def _start_up(app: dash.Dash, data_dir: Path, shared: SharedResponses | None) -> None:
+    """Warm the caches off the request path: gold, then the shared answers; a file that cannot be read is
+    reported when a view needs it."""
     started = time.perf_counter()
     try:
         partitions = data.preload(data_dir)
         logger.info("preloaded %d gold tables in %.2f s", partitions, time.perf_counter() - started)
+        if shared is not None and partitions:
+            started = time.perf_counter()
+            drawn = warm_answers(app, data_dir, shared)
+            logger.info("warmed the shared answers: drew %d views in %.2f s", drawn, time.perf_counter() - started)
     except Exception as error:  # a background warm-up must never take the server down
         logger.warning("preloading gold under %s stopped: %s", data_dir, error)
+
+
+def warm_answers(app: dash.Dash, data_dir: Path, shared: SharedResponses) -> int:
+    """Post the requests for the views analysts open most to the app itself, so their answers are shared before
+    anyone asks: all years, each year and each month, without filters (by address; the answer to the click that
+    opens the view is derived from it). Returns how many views this process drew.
+
+    Each view is claimed in `shared` first, so the workers of a server split the drawing between them.
+    """
+    with data.one_published_state(data_dir):
+        generation = data.gold_generation(data_dir)
+        missing, years = _gold_overview(str(data_dir), generation)
+    if missing:
+        return 0
+    client = app.server.test_client()
+    dependencies = client.get("/_dash-dependencies").get_json()
+    views = (
+        [View("all")] + [View("year", y) for y in years] + [View("month", y, m) for y in years for m in range(1, 13)]
+    )
+    drawn = 0
+    for view in views:
+        if shared.claim(generation, repr(view)):
+            client.post(
+                "/_dash-update-component", json=callback_body(dependencies, {"url.search": view.search()}, None)
+            )
+            drawn += 1
+    return drawn
 
 
 def _unexpected_error(error: InternalServerError) -> tuple[str, int]:
@@ -294,12 +394,41 @@ def _graph(graph_id: str, height: int) -> dcc.Graph:
 
 
 def render_page(data_dir: Path, search: str | None, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """`_render_page` from one published state of gold (see `data.one_published_state`)."""
+    """Everything the page shows for these inputs, keyed like the callback's outputs (see `route_page`)."""
+    return routed_page(data_dir, search, *args, **kwargs)[1]
+
+
+def routed_page(data_dir: Path, search: str | None, *args: Any, **kwargs: Any) -> tuple[Route | None, dict[str, Any]]:
+    """`route_page` and the outputs of its view (the route is None when the page shows a message instead), from
+    one published state of gold (see `data.one_published_state`)."""
     with data.one_published_state(data_dir):
-        return _render_page(data_dir, search, *args, **kwargs)
+        route = route_page(data_dir, search, *args, **kwargs)
+        if not isinstance(route, Route):
+            return None, route
+        outputs = dict(_cached_view(str(data_dir), route.generation, route.years, route.view))  # the cached is shared
+    outputs["search"] = dash.no_update if route.search is None else route.search
+    if route.notes:
+        outputs["message"] = _notice(list(route.notes))
+    return route, outputs
 
 
-def _render_page(
+@dataclass(frozen=True)
+class Route:
+    """Where the callback's inputs lead on one publication of gold: the view, the address to write and what was
+    ignored. The callback's answer follows from it alone, so it is also the key of the answers workers share."""
+
+    generation: str
+    years: tuple[int, ...]
+    view: View
+    search: str | None  # the address to write, None to leave the address as it is
+    notes: tuple[str, ...] = ()
+
+    def key(self) -> str:
+        """The route as text, the same in every process (a frozen dataclass of strings, numbers and dates)."""
+        return repr((self.view, self.search, self.notes))
+
+
+def route_page(
     data_dir: Path,
     search: str | None,
     states: list[str] | None = None,
@@ -307,8 +436,8 @@ def _render_page(
     trigger: object = None,
     click: object = None,
     picked: object = None,
-) -> dict[str, Any]:
-    """Everything the page shows for these inputs, keyed like the callback's outputs.
+) -> Route | dict[str, Any]:
+    """The view these inputs ask for, or the outputs of a message when there is none to show.
 
     `trigger` is the id of the component that changed (None on first load), `click` the clicked graph's
     clickData and `picked` the changed picker's value. An address change renders the address as it is
@@ -358,11 +487,8 @@ def _render_page(
         except BadAddress as error:
             notes.append(str(error))
 
-    outputs = dict(_cached_view(str(data_dir), generation, years, view))  # a copy: the cached one is shared
-    outputs["search"] = dash.no_update if trigger in (None, "url") or view == shown else view.search()
-    if notes:
-        outputs["message"] = _notice(notes)
-    return outputs
+    written = None if trigger in (None, "url") or view == shown else view.search()
+    return Route(generation, years, view, written, tuple(notes))
 
 
 @functools.lru_cache(maxsize=8)

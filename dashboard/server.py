@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from dashboard.app import create_app
+from dashboard.responses import SharedResponses
 from retail_lakehouse.errors import LakehouseError
 
 THREADS = 4
@@ -31,11 +34,16 @@ def default_workers() -> int:
 
 
 class DashboardServer(BaseApplication):
-    """gunicorn's arbiter and workers serving `create_app(data_dir)`, configured from a dict of its settings."""
+    """gunicorn's arbiter and workers serving `create_app(data_dir)`, configured from a dict of its settings.
+
+    The workers share their answers through a fresh folder (`dashboard.responses`), which the arbiter removes
+    when it exits.
+    """
 
     def __init__(self, data_dir: Path | str, options: dict[str, Any]) -> None:
         self.data_dir = data_dir  # a folder or an `s3://` root: `Path` would fold the `//`
-        self.options = options
+        self.shared = tempfile.mkdtemp(prefix="lakehouse-dashboard-answers-")
+        self.options = options | {"on_exit": lambda _arbiter: shutil.rmtree(self.shared, ignore_errors=True)}
         super().__init__()
 
     def load_config(self) -> None:
@@ -45,7 +53,7 @@ class DashboardServer(BaseApplication):
     def load(self) -> Any:
         """Runs in each worker after the fork: the app, its preload thread and its caches belong to the worker."""
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-        return create_app(self.data_dir).server
+        return create_app(self.data_dir, SharedResponses(self.shared)).server
 
 
 def gunicorn_options(host: str, port: int, workers: int, threads: int = THREADS) -> dict[str, Any]:

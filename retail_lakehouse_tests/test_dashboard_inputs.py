@@ -16,8 +16,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from benchmarks.dashboard_load import callback_body
 from dashboard.app import GRAPHS, PICKERS, create_app, render_page, table_csv
+from dashboard.responses import callback_body
 from dashboard.views import BadAddress, known_filters, parse_view
 from retail_lakehouse.schemas import CATEGORIES, STATE_CODES
 from retail_lakehouse_tests.test_dashboard_data import write_hand_made_gold

@@ -7,12 +7,14 @@ The hand-made gold of test_dashboard_data: the year 2024 sold 43.85 € (shown a
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -25,10 +27,11 @@ import pytest
 
 from dashboard import app as dashboard_app
 from dashboard import data
-from dashboard.app import render_page
+from dashboard.app import create_app, render_page, warm_answers
+from dashboard.responses import ANSWER_START, SharedResponses, callback_body, with_address
 from retail_lakehouse_tests.conftest import publish_staged, write_staged
 from retail_lakehouse_tests.test_dashboard_data import write_hand_made_gold
-from retail_lakehouse_tests.test_dashboard_inputs import callback_body, page_callback
+from retail_lakehouse_tests.test_dashboard_inputs import page_callback
 
 REPO = Path(__file__).resolve().parents[1]
 STARTUP_SECONDS = 90
@@ -69,6 +72,123 @@ def test_repeated_views_come_from_the_cache_until_gold_is_republished(tmp_path: 
     assert revenue_kpi(render_page(gold, "?year=2024")) == "100 €"
     # Another address, another cache entry: the filtered view is drawn from the filtered gold.
     assert revenue_kpi(render_page(gold, "?year=2024&state=NW")) == "6 €"  # 5.00 + 1.10
+
+
+def post_page(client: Any, search: str, **clicks: Any) -> bytes:
+    """The answer of a test client's app to the page's main callback, as the browser posts it."""
+    dependencies = json.loads(client.get("/_dash-dependencies").data)
+    response = client.post(
+        "/_dash-update-component", json=callback_body(dependencies, *page_callback(search, **clicks))
+    )
+    assert response.status_code == 200
+    return response.data
+
+
+def wait_for_start_up() -> None:
+    """Until the apps' start-up threads (preload and warm-up) are over."""
+    for thread in threading.enumerate():
+        if thread.name == "gold-preload":
+            thread.join(timeout=60)
+
+
+def started(gold: Path, folder: Path) -> Any:
+    """An app answering through the shared folder, once its start-up is over."""
+    app = create_app(gold, SharedResponses(folder))
+    wait_for_start_up()
+    return app
+
+
+def shared_files(folder: Path) -> dict[str, list[str]]:
+    """The answers kept in a shared folder, by gold generation."""
+    return {g.name: sorted(f.name for f in g.glob("*.json")) for g in folder.iterdir() if g.is_dir()}
+
+
+def test_shared_responses_keep_answers_per_generation_and_claim_each_key_once(tmp_path: Path) -> None:
+    shared = SharedResponses(tmp_path, max_bytes=1000)
+    assert shared.get("1", "a view") is None
+    shared.put("1", "a view", b"{}")
+    assert shared.get("1", "a view") == b"{}"
+    assert shared.get("2", "a view") is None  # another generation of gold: another answer
+    assert shared.claim("1", "another view") and not shared.claim("1", "another view")
+    assert not shared.claim("1", "a view")  # answered already
+    shared.put("2", "a view", b"[]")
+    assert shared.get("1", "a view") is None and shared_files(tmp_path) == {"2": [shared_files(tmp_path)["2"][0]]}
+    for index in range(10):
+        shared.put("2", f"view {index}", b"x" * 200)
+    shared.prune("2")
+    kept = [shared.get("2", f"view {index}") for index in range(10)]
+    assert kept[-1] == b"x" * 200 and sum(k is not None for k in kept) * 200 <= 750  # the newest, within 3/4
+
+
+def test_an_answer_gets_another_address_only_where_dash_wrote_it() -> None:
+    by_address = ANSWER_START + b'"state-filter":{"value":[]}}}'
+    by_click = with_address(by_address, None, "?year=2024&month=3")
+    assert by_click == ANSWER_START + b'"url":{"search":"?year=2024&month=3"},"state-filter":{"value":[]}}}'
+    assert with_address(by_click, "?year=2024&month=3", None) == by_address
+    assert with_address(by_click, "?year=2023", None) is None  # not the address it wrote
+    assert with_address(by_click, None, "?year=2023") is None  # it does write one
+    assert with_address(b'{"response":{}}', None, "?view=all") is None
+
+
+def test_workers_answer_from_each_others_answers_exactly_as_drawn(tmp_path: Path) -> None:
+    gold = write_hand_made_gold(tmp_path / "data")
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    first, second = (started(gold, folder).server.test_client() for _ in range(2))  # two workers, one folder
+    warmed = len(shared_files(folder)[data.gold_generation(gold)])
+    day = {"trend-graph": {"points": [{"customdata": "2024-03-12"}]}}  # a day: not among the warmed views
+    drawn = post_page(first, "?year=2024&month=3", **day)
+    # The click's answer, and the answer to the day's address derived from it (they differ in the address only).
+    assert len(shared_files(folder)[data.gold_generation(gold)]) == warmed + 2
+    dashboard_app.clear_view_cache()
+    misses = dashboard_app._cached_view.cache_info().misses
+    shared = post_page(second, "?year=2024&month=3", **day)
+    by_address = post_page(second, "?year=2024&month=3&day=12")
+    assert shared == drawn and dashboard_app._cached_view.cache_info().misses == misses  # not drawn again
+    assert json.loads(shared)["response"]["url"] == {"search": "?year=2024&month=3&day=12"}
+    assert "url" not in json.loads(by_address)["response"]
+    dashboard_app.clear_view_cache()
+    plain = create_app(gold).server.test_client()  # no shared folder: Dash draws and serialises each answer
+    assert post_page(plain, "?year=2024&month=3", **day) == drawn
+    assert post_page(plain, "?year=2024&month=3&day=12") == by_address
+
+
+def test_a_republished_gold_is_never_answered_from_the_shared_answers(tmp_path: Path) -> None:
+    gold = write_hand_made_gold(tmp_path / "data")
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    client = started(gold, folder).server.test_client()
+
+    def revenue() -> str:
+        answer = json.loads(post_page(client, "?year=2024"))["response"]["kpis"]
+        return re.search(r"\d+ €", json.dumps(answer, ensure_ascii=False))[0]  # type: ignore[index]
+
+    before = data.gold_generation(gold)
+    assert revenue() == "44 €" and revenue() == "44 €"
+    republish_yearly_revenue(gold, 2024, "99.99")
+    assert revenue() == "100 €"
+    assert list(shared_files(folder)) == [data.gold_generation(gold)] != [before]  # the old answers are gone
+
+
+def test_the_warm_up_draws_the_top_levels_once_across_workers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    gold = write_hand_made_gold(tmp_path / "data")
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    caplog.set_level(logging.INFO, logger="dashboard.app")
+    apps = [create_app(gold, SharedResponses(folder)) for _ in range(2)]  # two workers, each warming at start-up
+    wait_for_start_up()
+    years = data.available_years(gold)
+    drawn = [int(n) for n in re.findall(r"warmed the shared answers: drew (\d+) views", caplog.text)]
+    assert len(drawn) == 2 and sum(drawn) == 1 + len(years) * 13  # all years, the years, their months: once each
+    # Each view by its address and by a click that opens it.
+    assert len(shared_files(folder)[data.gold_generation(gold)]) == 2 * (1 + len(years) * 13)
+    assert warm_answers(apps[0], gold, SharedResponses(folder)) == 0
+    dashboard_app.clear_view_cache()
+    misses = dashboard_app._cached_view.cache_info().misses
+    client = apps[1].server.test_client()
+    post_page(client, "?year=2024&month=3")
+    post_page(client, "?view=all", **{"trend-graph": {"points": [{"customdata": "2023"}]}})
+    assert dashboard_app._cached_view.cache_info().misses == misses
 
 
 def free_port() -> int:
