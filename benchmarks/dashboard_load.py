@@ -1,7 +1,7 @@
 """Load on the served dashboard: many analysts clicking through the levels at once, over real HTTP.
 
     python -m benchmarks.dashboard_load /tmp/bench/direct                      # 200 analysts for 60 s
-    python -m benchmarks.dashboard_load DATA_DIR --analysts 50 --duration 30 --workers 2 --threads 4
+    python -m benchmarks.dashboard_load DATA_DIR --analysts 50 --duration 30 --workers 4 --threads 2
 
 Starts `lakehouse dashboard` (gunicorn) on a free port of 127.0.0.1 against the data dir's gold, waits until
 every worker has preloaded gold, then lets each analyst (a thread with its own keep-alive HTTP connection) open
@@ -43,6 +43,7 @@ import psutil
 from benchmarks.measure import machine, tree_rss
 from dashboard import data
 from dashboard.responses import callback_body
+from dashboard.server import THREADS, default_workers
 from retail_lakehouse.schemas import CATEGORIES, STATE_CODES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -314,8 +315,8 @@ def main() -> None:
     parser.add_argument("--analysts", type=int, default=200)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--max-requests", type=int, default=50_000, help="stop after this many requests")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 

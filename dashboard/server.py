@@ -23,14 +23,21 @@ from dashboard.app import create_app
 from dashboard.responses import SharedResponses
 from retail_lakehouse.errors import LakehouseError
 
-THREADS = 4
+THREADS = 2
+# Each worker keeps its own copy of gold in memory (about 1.3 GB at 100M lines), which caps how many fit.
+MAX_WORKERS = 4
 TIMEOUT_SECONDS = 60
 LOG_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 
 
 def default_workers() -> int:
-    """Two worker processes, or one on a single core."""
-    return min(2, os.cpu_count() or 1)
+    """Two worker processes per core, at most MAX_WORKERS.
+
+    A view drawn for the first time holds its worker's GIL for 30-70 ms; with more processes than cores, a view
+    that is already drawn (a file read) finds a free worker instead of queueing behind it. Measured at 100M
+    lines on 2 cores, 200 analysts: 2 workers x 4 threads p95 281 ms, 4 x 2 p95 196 ms.
+    """
+    return min(2 * (os.cpu_count() or 1), MAX_WORKERS)
 
 
 class DashboardServer(BaseApplication):

@@ -56,8 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     dashboard.add_argument(
         "--debug", action="store_true", help="Dash's development server in debug mode (never shared)"
     )
-    dashboard.add_argument("--workers", default=None, help="gunicorn worker processes (default: min(2, CPU count))")
-    dashboard.add_argument("--threads", default="4", help="threads per worker (default 4)")
+    dashboard.add_argument("--workers", default=None, help="gunicorn worker processes (default: 2 per CPU, at most 4)")
+    dashboard.add_argument("--threads", default="2", help="threads per worker (default 2)")
     args = parser.parse_args(argv)
 
     try:
