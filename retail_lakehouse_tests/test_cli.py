@@ -73,8 +73,8 @@ def test_dashboard_binds_to_localhost_without_debug_unless_asked(environment, mo
     assert main(["dashboard"]) == 0
     assert main(["dashboard", "--host", "0.0.0.0", "--port", "9000", "--debug", "--workers", "3"]) == 0
     assert calls == [
-        {"dir": environment, "host": "127.0.0.1", "port": 8050, "debug": False, "workers": None, "threads": 4},
-        {"dir": environment, "host": "0.0.0.0", "port": 9000, "debug": True, "workers": 3, "threads": 4},
+        {"dir": environment, "host": "127.0.0.1", "port": 8050, "debug": False, "workers": None, "threads": 2},
+        {"dir": environment, "host": "0.0.0.0", "port": 9000, "debug": True, "workers": 3, "threads": 2},
     ]
 
 
