@@ -5,7 +5,6 @@ Each verdict is also recorded in the catalog against the Delta version it audite
 or a later one) publishes only versions whose every check passed.
 """
 
-import itertools
 import warnings
 from typing import Any
 
@@ -49,7 +48,6 @@ SILVER = ["silver", "transactions"]
 QUARANTINE = ["silver", "transactions_quarantine"]
 MANIFEST = ["bronze", "defect_manifest"]
 REJECTED = ["bronze", "rejected_lines"]
-VALIDATION_BATCH_ROWS = 2_000_000
 FAILURE_EXAMPLES = 3
 
 
@@ -83,14 +81,23 @@ def staged_partition(lakehouse: LakehouseResource, asset: tuple[str, str], year:
 
 
 def contract_failures(frame: pl.LazyFrame, model: type[pa.DataFrameModel]) -> pl.DataFrame:
-    """Validate a written partition against its model in bounded batches; one row per (column, check)."""
+    """Validate a written partition against its model in bounded batches; one row per (column, check).
+
+    A table with a `month` column (silver: 17M lines a year) is validated a month at a time, then the rows
+    of no month: each filter reads only its row groups (Parquet statistics; silver is stored in time order),
+    so a year is read once and one month is in memory (0.9 GB at 100M lines, where Polars' streamed batches
+    ran ahead of the validation to 2.7 GB). Any other table is small and validated whole.
+    """
     failures = []
-    # One streamed pass (a slice per batch would read the partition again from its start for each one); an
-    # empty partition still has its columns and types checked.
-    batches = itertools.chain(frame.collect_batches(chunk_size=VALIDATION_BATCH_ROWS), [frame.head(0).collect()])
+    if "month" in frame.collect_schema():
+        month = pl.col("month")
+        batches = [frame.filter(month == m) for m in range(1, 13)]
+        batches.append(frame.filter(~month.is_between(1, 12) | month.is_null()))
+    else:
+        batches = [frame]
     for batch in batches:
         try:
-            model.validate(batch, lazy=True)
+            model.validate(batch.collect(engine="streaming"), lazy=True)
         except pa.errors.SchemaErrors as error:
             failures.append(error.failure_cases.select("column", "check", pl.col("failure_case").cast(pl.String)))
     if not failures:

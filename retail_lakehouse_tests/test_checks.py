@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import polars as pl
-import pytest
 
-from retail_lakehouse import checks
 from retail_lakehouse.checks import contract_failures, grain_result
-from retail_lakehouse.schemas import YearlySales, polars_schema
+from retail_lakehouse.schemas import MonthlySales, YearlySales, polars_schema
 
 
 def yearly_rows(count: int) -> pl.DataFrame:
@@ -18,17 +16,23 @@ def yearly_rows(count: int) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def test_contract_breach_in_a_later_batch_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(checks, "VALIDATION_BATCH_ROWS", 3)
+def test_contract_breach_in_any_month_or_in_none_is_found() -> None:
     frame = yearly_rows(10).with_columns(
-        pl.when(pl.int_range(pl.len()) == 8).then(-5).otherwise(pl.col("lines")).cast(pl.Int64).alias("lines")
+        pl.when(pl.int_range(pl.len()) == 8).then(-5).otherwise(pl.col("lines")).cast(pl.Int64).alias("lines"),
+        pl.Series("month", [1, 1, 2, 5, 12, 12, None, 13, 7, 3], dtype=pl.Int8),
     )
-    failures = contract_failures(frame.lazy(), YearlySales)
-    assert failures.select("column", "failures", "examples").rows() == [("lines", 1, "-5")]
+    failures = contract_failures(frame.lazy(), MonthlySales)
+    # Row 8 (month 7) has negative lines; the rows of no month (null, 13) are validated too.
+    assert sorted(failures.select("column", "check", "failures").rows()) == [
+        ("lines", "greater_than_or_equal_to(0)", 1),
+        ("month", "less_than_or_equal_to(12)", 1),
+        ("month", "not_nullable", 1),
+    ]
 
 
-def test_contract_of_a_valid_partition_has_no_failures(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(checks, "VALIDATION_BATCH_ROWS", 3)
+def test_contract_of_a_valid_partition_has_no_failures() -> None:
+    months = yearly_rows(12).with_columns(pl.int_range(1, 13, dtype=pl.Int8).alias("month"))
+    assert contract_failures(months.lazy(), MonthlySales).is_empty()
     assert contract_failures(yearly_rows(10).lazy(), YearlySales).is_empty()
 
 
