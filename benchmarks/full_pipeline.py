@@ -154,10 +154,16 @@ def direct_pipeline(settings: Settings) -> list[Stage]:
 
 
 def dagster_assets_only(settings: Settings, direct_seconds: float) -> list[Stage]:
-    """Every asset through Dagster's jobs, without the checks: Dagster's own overhead against direct calls."""
+    """Every asset through Dagster's jobs, without the checks: Dagster's own overhead against direct calls.
+
+    The yearly release is left out: it publishes only what passed the checks, so without them it refuses.
+    """
     base = build_definitions(settings)
     graph = base.resolve_asset_graph()
-    partitioned = [key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def is not None]
+    release = dg.AssetKey(["catalog", "year_release"])
+    partitioned = [
+        key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def is not None and key != release
+    ]
     assets_only = dg.define_asset_job(
         "yearly_assets_only", selection=dg.AssetSelection.assets(*partitioned).without_checks()
     )
@@ -165,8 +171,12 @@ def dagster_assets_only(settings: Settings, direct_seconds: float) -> list[Stage
     instance = dg.DagsterInstance.ephemeral()
     with measured("Dagster, assets only") as stage:
         outcomes = [execute(defs, "dimensions", instance)]
-        outcomes += [execute(defs, assets_only.name, instance, str(year)) for year in settings.years]
-        stage.rows = _bronze_rows(settings)
+        # Staged, not published (nothing was audited), and each run sets other years' staged rows back.
+        lakehouse, stage.rows = Lakehouse(settings.data_dir), 0
+        for year in settings.years:
+            outcomes.append(execute(defs, assets_only.name, instance, str(year)))
+            head = lakehouse.head_version("bronze", "transactions")
+            stage.rows += lakehouse.rows_by_year("bronze", "transactions", head).get(str(year), 0)
     stage.notes["runs succeeded"] = f"{sum(o.success for o in outcomes)} of {len(outcomes)}"
     stage.notes["Dagster / direct (time)"] = f"{stage.seconds / direct_seconds:.3f}x"
     return [stage]

@@ -124,8 +124,13 @@ def contract_result(frame: pl.LazyFrame, model: type[pa.DataFrameModel]) -> dg.A
 def grain_result(frame: pl.LazyFrame, grain: tuple[str, ...]) -> dg.AssetCheckResult:
     """Unique and not null on the grain's columns: one row per key."""
     keys = frame.select(grain)
-    # One pass over the keys: the duplicated ones are few (none, when the table is right).
-    duplicated = keys.group_by(grain).len().filter(pl.col("len") > 1).collect(engine="streaming")
+    # First by one 64-bit hash of the key (a third less memory than grouping 17M two-column keys), then
+    # exactly, on the few rows whose hash repeats (none, when the table is right): a hash collision can only
+    # make a candidate, never a verdict.
+    hashed = keys.with_columns(pl.struct(grain).hash().alias("_hash"))
+    repeated = hashed.group_by("_hash").len().filter(pl.col("len") > 1).collect(engine="streaming")["_hash"]
+    candidates = hashed.filter(pl.col("_hash").is_in(repeated.implode())).drop("_hash")
+    duplicated = candidates.group_by(grain).len().filter(pl.col("len") > 1).collect(engine="streaming")
     nulls = rows(keys.filter(pl.any_horizontal(pl.all().is_null())))
     examples, count = duplicated.sort(grain).head(FAILURE_EXAMPLES), duplicated.height
     problems = []
