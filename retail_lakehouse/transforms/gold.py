@@ -64,9 +64,10 @@ TOP_PER_CATEGORY = 10
 
 
 def line_measures(*names: str) -> list[pl.Expr]:
-    """Revenue, units, transactions, lines, VAT and net revenue of a group of silver lines (or only `names`).
+    """Revenue, units, transactions, lines and VAT of a group of silver lines (or only `names`).
 
-    avg_basket is not among them: it is derived after the group-by from revenue and transactions.
+    avg_basket and net_revenue are not among them: both follow from the sums after the group-by
+    (`_finish`, `net_revenue`), which spares the group-by a third Decimal sum (13 % of its time).
     """
     measures = {
         "revenue": pl.col("line_total").sum().cast(REVENUE),
@@ -74,9 +75,13 @@ def line_measures(*names: str) -> list[pl.Expr]:
         "transactions": pl.col("transaction_id").n_unique().cast(pl.Int64),
         "lines": pl.len().cast(pl.Int64),
         "vat": pl.col("vat").sum().cast(REVENUE),
-        "net_revenue": (pl.col("line_total").sum() - pl.col("vat").sum()).cast(REVENUE),
     }
     return [expr.alias(name) for name, expr in measures.items() if not names or name in names]
+
+
+def net_revenue() -> pl.Expr:
+    """Revenue less VAT, from a row's own sums: exact, so `net_revenue + vat == revenue` on every row."""
+    return (pl.col("revenue") - pl.col("vat")).cast(REVENUE).alias("net_revenue")
 
 
 def vat_identity_violations(table: pl.LazyFrame) -> pl.LazyFrame:
@@ -100,8 +105,10 @@ def _keys(model: type[pa.DataFrameModel]) -> list[str]:
 
 
 def _finish(summed: pl.LazyFrame, model: type[pa.DataFrameModel], order: list[str] | None = None) -> pl.LazyFrame:
-    """Add avg_basket, put the columns in the model's order and the rows in key order (or in `order`)."""
-    return summed.with_columns(avg_basket()).select(list(polars_schema(model))).sort(order or _keys(model))
+    """Add net_revenue and avg_basket, put the columns in the model's order and the rows in key order (or in
+    `order`). A rolled-up table's net_revenue is its revenue less its VAT too, which equals its rows' sum."""
+    finished = summed.with_columns(net_revenue(), avg_basket())
+    return finished.select(list(polars_schema(model))).sort(order or _keys(model))
 
 
 def _summarize(lines: pl.LazyFrame, measures: list[pl.Expr], model: type[pa.DataFrameModel]) -> pl.LazyFrame:
@@ -214,7 +221,8 @@ def top_products_monthly(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: in
     group = ["year", "month", "state_code", "category"]
     summed = (
         silver.group_by("month", "state_code", "product_id")
-        .agg(*line_measures("revenue", "units", "lines", "vat", "net_revenue"), pl.col("year").first())
+        .agg(*line_measures("revenue", "units", "lines", "vat"), pl.col("year").first())
+        .with_columns(net_revenue())
         .join(products.select("product_id", *PRODUCT_ATTRIBUTES), on="product_id", how="left")
     )
     return _top_rows(summed, group, top_n, TopProductsMonthly)
@@ -231,7 +239,8 @@ def top_products_daily(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: int 
     group = ["date", "category"]
     summed = (
         silver.group_by("date", "product_id")
-        .agg(*line_measures("revenue", "units", "lines", "vat", "net_revenue"))
+        .agg(*line_measures("revenue", "units", "lines", "vat"))
+        .with_columns(net_revenue())
         .join(products.select("product_id", *PRODUCT_ATTRIBUTES), on="product_id", how="left")
         .with_columns(_date_parts())
     )
