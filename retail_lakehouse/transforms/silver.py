@@ -67,6 +67,7 @@ class CleanResult:
 
     transactions: pl.LazyFrame  # SilverTransactions columns, in bronze row order
     quarantine: pl.LazyFrame  # TransactionsQuarantine columns, in bronze row order
+    rejected: pl.DataFrame | None = None  # the quarantined positions and reasons, where already collected
 
 
 def clean_transactions(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFrame, year: int) -> CleanResult:
@@ -151,7 +152,7 @@ def clean_year(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFram
     rejected = find_rejected(bronze, stores, products, year).collect(engine="streaming")
     result = split_transactions(bronze, stores, products, rejected.lazy(), year)
     return CleanResult(
-        SilverTransactions.validate(result.transactions), TransactionsQuarantine.validate(result.quarantine)
+        SilverTransactions.validate(result.transactions), TransactionsQuarantine.validate(result.quarantine), rejected
     )
 
 
