@@ -85,7 +85,7 @@ def contract_failures(frame: pl.LazyFrame, model: type[pa.DataFrameModel]) -> pl
 
     A table with a `month` column (silver: 17M lines a year) is validated a month at a time, then the rows
     of no month: each filter reads only its row groups (Parquet statistics; silver is stored in time order),
-    so a year is read once and one month is in memory (0.9 GB at 100M lines, where Polars' streamed batches
+    so a year is read once and one month is in memory (0.65 GB at 100M lines, where Polars' streamed batches
     ran ahead of the validation to 2.7 GB). Any other table is small and validated whole.
     """
     failures = []
