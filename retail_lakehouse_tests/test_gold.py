@@ -464,6 +464,37 @@ def test_product_weekly_keeps_each_categorys_best_but_every_product_of_a_week_sp
     assert every.filter(pl.col("week_start") == monday)["product_id"].sort().to_list() == [10, 11, 12, 14]
 
 
+def test_steps_built_month_by_month_equal_their_tables_built_from_the_whole_year() -> None:
+    """The product steps take silver a month at a time and share one group-by; the tables must come out as
+    each would alone from the whole year. The week of Monday 27 January 2025 spans two months (its lines on
+    the 31st and 1 February), the week of 30 December 2024 began in the year before, basket 3 holds product
+    10 twice, and Berlin and Bavaria both sell 10 in January (a basket is in one state: the counts add up)."""
+    lines = silver(
+        sale(1, 1, day=date(2025, 1, 1), product_id=10, unit_price="1.00"),
+        sale(6, 1, day=date(2025, 1, 15), product_id=10, unit_price="0.25", store_id=3),
+        sale(2, 1, day=date(2025, 1, 31), product_id=10, unit_price="2.00"),
+        sale(2, 2, day=date(2025, 1, 31), product_id=11, unit_price="0.50"),
+        sale(3, 1, day=date(2025, 2, 1), product_id=10, unit_price="3.00", store_id=3),
+        sale(3, 2, day=date(2025, 2, 1), product_id=10, unit_price="3.00", store_id=3),
+        sale(4, 1, day=date(2025, 3, 10), product_id=12, quantity=2, unit_price="4.00"),
+        sale(5, 1, day=date(2025, 12, 29), product_id=13, unit_price="5.00", store_id=2),
+    )
+    sources = gold.GoldSources(year=2025, silver=lines, products=products_frame())
+    steps = [step for step in gold.GOLD_STEPS if step.by_month is not None]
+    assert {table.name for step in steps for table in step.tables} == {
+        "product_monthly_sales", "top_products_monthly", "product_weekly_sales", "top_products_daily",
+    }  # fmt: skip
+    built = {name: frame for step in steps for name, frame in step.compute(sources).items()}
+    for table in (table for step in steps for table in step.tables):
+        alone = table.build(sources).collect()
+        assert built[table.name].equals(alone.sort(table.order) if table.order else alone), table.name
+    week = built["product_weekly_sales"].filter(pl.col("week_start") == date(2025, 1, 27), pl.col("product_id") == 10)
+    assert week.select("revenue", "transactions", "lines").rows() == [(Decimal("8.00"), 2, 3)]
+    january = built["product_monthly_sales"].filter(pl.col("month") == 1, pl.col("product_id") == 10)
+    assert january.select("revenue", "transactions").rows() == [(Decimal("3.25"), 3)]
+    assert built["product_weekly_sales"]["week_start"].min() == date(2024, 12, 30)
+
+
 def test_calendar_days_keeps_the_year() -> None:
     calendar = pl.LazyFrame(
         [

@@ -19,8 +19,8 @@ last), and rows sorted by their keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import pandera.polars as pa
@@ -162,13 +162,30 @@ def aggregate_by_category(region_category_daily: pl.LazyFrame) -> pl.LazyFrame:
     return _summarize(region_category_daily, rolled_up_measures(), SalesByCategory)
 
 
+def product_sales_by_state_month(silver: pl.LazyFrame) -> pl.LazyFrame:
+    """Each product's sums per year, month and federal state, with net_revenue: one group-by of silver that two
+    tables share. `top_products_monthly` ranks it as it is; `product_monthly_sales` adds up its states (a
+    basket is in one state, so its distinct count adds up). Built alike for both, the plans are the same, and
+    collected together (`GoldStep.compute`) Polars runs the group-by once."""
+    summed = silver.group_by("year", "month", "state_code", "product_id").agg(line_measures())
+    return summed.with_columns(net_revenue())
+
+
+def product_sales_by_day(silver: pl.LazyFrame) -> pl.LazyFrame:
+    """Each product's sums per date, with net_revenue: the group-by of silver that `top_products_daily` ranks
+    and `product_weekly_sales` adds up to weeks (a basket is on one day). Shared as
+    `product_sales_by_state_month` is."""
+    return silver.group_by("date", "product_id").agg(line_measures()).with_columns(net_revenue())
+
+
 def aggregate_product_monthly(silver: pl.LazyFrame, products: pl.LazyFrame) -> pl.LazyFrame:
     """One row per year, month and product with sales; product attributes from the products dimension.
 
     Rows are ordered by product, then month: a product's months sit together, so its id and name compress to
     runs, which halves the largest gold table (9.2 to 4.2 MB per year at 100M lines).
     """
-    monthly = silver.group_by("year", "month", "product_id").agg(line_measures())
+    by_state = product_sales_by_state_month(silver)
+    monthly = by_state.group_by("year", "month", "product_id").agg(rolled_up_measures())
     with_products = monthly.join(products.select("product_id", *PRODUCT_ATTRIBUTES), on="product_id", how="left")
     return _finish(with_products, ProductMonthlySales, order=["year", "product_id", "month"])
 
@@ -215,16 +232,13 @@ def top_products_monthly(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: in
     """The `top_n` products by revenue per year, month, federal state and category; ties by product_id.
 
     Rows come sorted by group, then by rank (revenue descending, product_id ascending). Lines are summed per
-    month, state and product (the category follows from the product), and only the winners are sorted: a
-    single Int64 key orders revenue descending then product_id ascending, so ranks within a group are exact.
+    month, state and product (`product_sales_by_state_month`; the category follows from the product), and only
+    the winners are sorted: a single Int64 key orders revenue descending then product_id ascending, so ranks
+    within a group are exact.
     """
     group = ["year", "month", "state_code", "category"]
-    summed = (
-        silver.group_by("month", "state_code", "product_id")
-        .agg(*line_measures("revenue", "units", "lines", "vat"), pl.col("year").first())
-        .with_columns(net_revenue())
-        .join(products.select("product_id", *PRODUCT_ATTRIBUTES), on="product_id", how="left")
-    )
+    products = products.select("product_id", *PRODUCT_ATTRIBUTES)
+    summed = product_sales_by_state_month(silver).join(products, on="product_id", how="left")
     return _top_rows(summed, group, top_n, TopProductsMonthly)
 
 
@@ -238,9 +252,7 @@ def top_products_daily(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: int 
     """
     group = ["date", "category"]
     summed = (
-        silver.group_by("date", "product_id")
-        .agg(*line_measures("revenue", "units", "lines", "vat"))
-        .with_columns(net_revenue())
+        product_sales_by_day(silver)
         .join(products.select("product_id", *PRODUCT_ATTRIBUTES), on="product_id", how="left")
         .with_columns(_date_parts())
     )
@@ -280,7 +292,10 @@ def aggregate_product_weekly(
     exact totals across the two partitions. `top_n=None` keeps every product of every week.
     Rows are ordered by product, then week, so a product's id and name compress to runs.
     """
-    weekly = silver.group_by("year", "week_start", "product_id").agg(line_measures())
+    days = product_sales_by_day(silver).with_columns(
+        pl.col("date").dt.year().cast(pl.Int32).alias("year"), pl.col("date").dt.truncate("1w").alias("week_start")
+    )
+    weekly = days.group_by("year", "week_start", "product_id").agg(rolled_up_measures())
     with_products = weekly.join(products.select("product_id", *PRODUCT_ATTRIBUTES), on="product_id", how="left")
     if top_n is not None:
         week_start, year = pl.col("week_start"), pl.col("year")
@@ -300,25 +315,26 @@ def calendar_days(calendar: pl.LazyFrame, year: int) -> pl.LazyFrame:
 
 
 def month_by_month(
-    silver: pl.LazyFrame, year: int, build: Callable[[pl.LazyFrame], pl.LazyFrame], on: str = "date"
-) -> pl.LazyFrame:
-    """`build` run on each month's lines of the year in turn (by the date column `on`), the results in order.
+    silver: pl.LazyFrame, year: int, build: Callable[[pl.LazyFrame], list[pl.LazyFrame]], on: str = "date"
+) -> list[pl.DataFrame]:
+    """The tables `build` makes from each month's lines of the year in turn (by the date column `on`), each
+    table's months concatenated in order.
 
     For the product tables: grouping a year's lines by product and period keeps every group (and its set of
     distinct transaction ids) in memory at once, up to 1.9 GB for a 17M-line year; one month at a time
     needs a twelfth of it. Each month is collected before the next starts (a lazy concat would run them
-    side by side). Right for any table whose every group lies within one month of `on` (their keys hold
-    `month`, `date`, or `week_start` for `on="week_start"`). Silver is stored in time order, so each month's
-    filter reads only that month's row groups (Parquet statistics). `on="week_start"` puts the week that
-    began in the December before the year into January. Rows come month by month: a table sorted by other
-    keys is sorted again by the caller.
+    side by side), its tables together, so that a group-by they share runs once. Right for any table whose
+    every group lies within one month of `on` (their keys hold `month`, `date`, or `week_start` for
+    `on="week_start"`). Silver is stored in time order, so each month's filter reads only that month's row
+    groups (Parquet statistics). `on="week_start"` puts the week that began in the December before the year
+    into January. Rows come month by month: a table sorted by other keys is sorted again by the caller.
     """
-    months = []
+    months: list[list[pl.DataFrame]] = []
     for month in range(1, 13):
         first = date(year, month, 1) if month > 1 else date(year - 1, 12, 1)
         last = date(year, 12, 31) if month == 12 else date(year, month + 1, 1) - timedelta(days=1)
-        months.append(build(silver.filter(pl.col(on).is_between(first, last))).collect(engine="streaming"))
-    return pl.concat(months).lazy()
+        months.append(pl.collect_all(build(silver.filter(pl.col(on).is_between(first, last))), engine="streaming"))
+    return [pl.concat(table) for table in zip(*months, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -355,69 +371,110 @@ SOURCE_TABLES: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class GoldTable:
-    """A gold table: its name, the `GoldSources` fields it reads (asset keys in SOURCE_TABLES), how to build it."""
+    """A gold table: its name, the `GoldSources` fields it reads (asset keys in SOURCE_TABLES), how to build it,
+    and the keys its rows are sorted by again when it is built month by month (`order`)."""
 
     name: str
     inputs: tuple[str, ...]
     build: Callable[[GoldSources], pl.LazyFrame]
+    order: tuple[str, ...] = ()
 
-    def compute(self, sources: GoldSources) -> pl.DataFrame:
-        """The table for one year, collected and validated against its model (gold tables are small)."""
-        return GOLD_MODELS[self.name].validate(self.build(sources).collect(engine="streaming"), lazy=True)
 
+@dataclass(frozen=True)
+class GoldStep:
+    """Gold tables computed together: one Dagster asset, or a multi-asset when it holds several.
+
+    The tables of a step start from the same plan over their sources (`product_sales_by_day`, for one), and
+    collected together Polars computes that common part once (`pl.collect_all` eliminates common subplans).
+    `by_month` names the date column by which silver is taken a month at a time (`month_by_month`), or None.
+    """
+
+    tables: tuple[GoldTable, ...]
+    by_month: str | None = None
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for table in self.tables for name in table.inputs))
+
+    def compute(self, sources: GoldSources, names: Collection[str] | None = None) -> dict[str, pl.DataFrame]:
+        """The step's tables (or only `names`) for one year, collected and validated against their models."""
+        tables = [table for table in self.tables if names is None or table.name in names]
+        if self.by_month is None:
+            frames = pl.collect_all([table.build(sources) for table in tables], engine="streaming")
+        else:
+            build = lambda lines: [table.build(replace(sources, silver=lines)) for table in tables]  # noqa: E731
+            months = month_by_month(sources.need("silver"), sources.year, build, on=self.by_month)
+            frames = [frame.sort(t.order) if t.order else frame for frame, t in zip(months, tables, strict=True)]
+        return {
+            table.name: GOLD_MODELS[table.name].validate(frame, lazy=True)
+            for table, frame in zip(tables, frames, strict=True)
+        }
+
+
+def _table(name: str, inputs: tuple[str, ...], build: Callable[[GoldSources], pl.LazyFrame]) -> GoldStep:
+    """A step of one table."""
+    return GoldStep((GoldTable(name, inputs, build),))
+
+
+_SILVER_AND_PRODUCTS = ("silver", "products")
 
 # In dependency order (a table after those it rolls up from), so a loop can build them one after another.
-GOLD_TABLES: tuple[GoldTable, ...] = (
-    GoldTable(
+GOLD_STEPS: tuple[GoldStep, ...] = (
+    _table(
         "store_daily_sales", ("silver", "stores"), lambda s: aggregate_store_daily(s.need("silver"), s.need("stores"))
     ),
-    GoldTable("yearly_sales", ("store_daily",), lambda s: aggregate_yearly(s.need("store_daily"))),
-    GoldTable("monthly_sales", ("store_daily",), lambda s: aggregate_monthly(s.need("store_daily"))),
-    GoldTable("weekly_sales", ("store_daily",), lambda s: aggregate_weekly(s.need("store_daily"))),
-    GoldTable("daily_sales", ("store_daily",), lambda s: aggregate_daily(s.need("store_daily"))),
-    GoldTable("sales_by_region", ("store_daily",), lambda s: aggregate_by_region(s.need("store_daily"))),
-    GoldTable("region_category_daily_sales", ("silver",), lambda s: aggregate_region_category_daily(s.need("silver"))),
-    GoldTable(
+    _table("yearly_sales", ("store_daily",), lambda s: aggregate_yearly(s.need("store_daily"))),
+    _table("monthly_sales", ("store_daily",), lambda s: aggregate_monthly(s.need("store_daily"))),
+    _table("weekly_sales", ("store_daily",), lambda s: aggregate_weekly(s.need("store_daily"))),
+    _table("daily_sales", ("store_daily",), lambda s: aggregate_daily(s.need("store_daily"))),
+    _table("sales_by_region", ("store_daily",), lambda s: aggregate_by_region(s.need("store_daily"))),
+    _table("region_category_daily_sales", ("silver",), lambda s: aggregate_region_category_daily(s.need("silver"))),
+    _table(
         "sales_by_category",
         ("region_category_daily",),
         lambda s: aggregate_by_category(s.need("region_category_daily")),
     ),
-    GoldTable(
-        "product_monthly_sales",
-        ("silver", "products"),
-        lambda s: month_by_month(
-            s.need("silver"), s.year, lambda lines: aggregate_product_monthly(lines, s.need("products"))
-        ).sort("year", "product_id", "month"),
+    # Both from product_sales_by_state_month; the ranked table comes out month after month, already in order.
+    GoldStep(
+        (
+            GoldTable(
+                "product_monthly_sales",
+                _SILVER_AND_PRODUCTS,
+                lambda s: aggregate_product_monthly(s.need("silver"), s.need("products")),
+                order=("year", "product_id", "month"),
+            ),
+            GoldTable(
+                "top_products_monthly",
+                _SILVER_AND_PRODUCTS,
+                lambda s: top_products_monthly(s.need("silver"), s.need("products")),
+            ),
+        ),
+        by_month="date",
     ),
-    GoldTable(
+    _table(
         "product_yearly_sales",
         ("product_monthly", "products"),
         lambda s: aggregate_product_yearly(s.need("product_monthly"), s.need("products")),
     ),
-    GoldTable("hourly_weekday_sales", ("silver",), lambda s: aggregate_hourly_weekday(s.need("silver"))),
-    GoldTable("discount_depth_sales", ("silver",), lambda s: aggregate_discount_depth(s.need("silver"))),
-    GoldTable(
-        "product_weekly_sales",
-        ("silver", "products"),
-        lambda s: month_by_month(
-            s.need("silver"),
-            s.year,
-            lambda lines: aggregate_product_weekly(lines, s.need("products")),
-            on="week_start",
-        ).sort("year", "product_id", "week_start"),
-    ),
-    # Grouped by month or day first, so month after month is already their order.
-    GoldTable(
-        "top_products_monthly",
-        ("silver", "products"),
-        lambda s: month_by_month(
-            s.need("silver"), s.year, lambda lines: top_products_monthly(lines, s.need("products"))
+    _table("hourly_weekday_sales", ("silver",), lambda s: aggregate_hourly_weekday(s.need("silver"))),
+    _table("discount_depth_sales", ("silver",), lambda s: aggregate_discount_depth(s.need("silver"))),
+    # Both from product_sales_by_day, taken by the month of each week's Monday so that a week is never split.
+    GoldStep(
+        (
+            GoldTable(
+                "product_weekly_sales",
+                _SILVER_AND_PRODUCTS,
+                lambda s: aggregate_product_weekly(s.need("silver"), s.need("products")),
+                order=("year", "product_id", "week_start"),
+            ),
+            GoldTable(
+                "top_products_daily",
+                _SILVER_AND_PRODUCTS,
+                lambda s: top_products_daily(s.need("silver"), s.need("products")),
+            ),
         ),
+        by_month="week_start",
     ),
-    GoldTable(
-        "top_products_daily",
-        ("silver", "products"),
-        lambda s: month_by_month(s.need("silver"), s.year, lambda lines: top_products_daily(lines, s.need("products"))),
-    ),
-    GoldTable("calendar_days", ("calendar",), lambda s: calendar_days(s.need("calendar"), s.year)),
+    _table("calendar_days", ("calendar",), lambda s: calendar_days(s.need("calendar"), s.year)),
 )
+GOLD_TABLES: tuple[GoldTable, ...] = tuple(table for step in GOLD_STEPS for table in step.tables)
