@@ -23,6 +23,8 @@ from retail_lakehouse.schemas import (
 )
 from retail_lakehouse.settings import QUARANTINE_REASONS
 from retail_lakehouse.transforms.silver import (
+    QUARANTINE_COLUMNS,
+    SILVER_COLUMNS,
     CleanResult,
     clean_calendar,
     clean_products,
@@ -31,7 +33,6 @@ from retail_lakehouse.transforms.silver import (
     find_rejected,
     label_transactions,
     line_vat,
-    split_transactions,
     vat_rate,
 )
 
@@ -412,15 +413,36 @@ def test_streaming_engine_gives_the_same_result() -> None:
     assert_frame_equal(together[1], result.quarantine.collect(engine="in-memory"))
 
 
-def test_rejected_lines_collected_once_then_split_give_the_same_outputs() -> None:
-    """The asset's path: the rules run once (`find_rejected`, collected), then bronze is split by position."""
+def test_split_holds_every_line_where_every_rule_applied_to_every_line_puts_it() -> None:
+    """The asset's path: the rules run once (`find_rejected`: two reads, transaction rules only where flagged),
+    then bronze is split by position. `label_transactions` applies every rule to every line: silver is its
+    lines without a reason, the quarantine those with one (in the partition's year), both in bronze order."""
     lines, stores, products = bronze(*mixed_rows()), stores_frame(), products_frame()
-    rejected = find_rejected(lines, stores, products, YEAR).collect(engine="streaming")
-    assert rejected.height == 11  # the eleven quarantined lines of mixed_rows
-    split = split_transactions(lines, stores, products, rejected.lazy(), YEAR)
-    lazy = clean_transactions(lines, stores, products, YEAR)
-    assert_frame_equal(split.transactions.collect(), lazy.transactions.collect())
-    assert_frame_equal(split.quarantine.collect(), lazy.quarantine.collect())
+    result = clean_transactions(lines, stores, products, YEAR)
+    labeled = label_transactions(lines, stores, products, YEAR).collect()
+    assert result.rejected.height == 11  # the eleven quarantined lines of mixed_rows
+    expected_silver = labeled.filter(pl.col("reason").is_null()).select(SILVER_COLUMNS)
+    assert_frame_equal(result.transactions.collect(), expected_silver)
+    expected_quarantine = labeled.filter(pl.col("reason").is_not_null()).with_columns(pl.lit(YEAR).alias("year"))
+    assert_frame_equal(result.quarantine.collect(), expected_quarantine.select(QUARANTINE_COLUMNS), check_dtypes=False)
+
+
+def test_sparse_product_ids_are_enriched_as_dense_ones() -> None:
+    """Silver picks dimension columns by position where ids are dense (0 up to a few times the dimension's
+    size) and joins them where they are not (EAN-like ids): the same lines either way, in bronze order."""
+    sparse_id = 2_000_000_000
+    products = products_frame().collect()
+    sparse = products.with_columns(pl.col("product_id").replace({11: sparse_id}))
+    receipt = {"transaction_total": "4.00"}  # two lines of 2.00
+    rows = [line(1, 1, **receipt), line(1, 2, product_id=11, **receipt)]
+    rows += [line(2, 1, store_id=2, **receipt), line(2, 2, store_id=2, product_id=11, **receipt)]
+    sparse_rows = [row | {"product_id": sparse_id} if row["product_id"] == 11 else row for row in rows]
+    dense_silver = clean_transactions(bronze(*rows), stores_frame(), products.lazy(), YEAR).transactions.collect()
+    sparse_silver = clean_transactions(bronze(*sparse_rows), stores_frame(), sparse.lazy(), YEAR).transactions
+    assert_frame_equal(sparse_silver.collect().drop("product_id"), dense_silver.drop("product_id"))
+    assert dense_silver.select("store_id", "state_code", "category").rows() == [
+        (1, "BE", "Bakery"), (1, "BE", "Dairy & Eggs"), (2, "BY", "Bakery"), (2, "BY", "Dairy & Eggs"),
+    ]  # fmt: skip
 
 
 @st.composite
@@ -468,7 +490,7 @@ def test_find_rejected_gives_every_rule_its_reason(rows: list[dict[str, Any]]) -
     lines, stores, products = bronze(*rows), stores_frame(), products_frame()
     every_rule = label_transactions(lines, stores, products, YEAR).with_row_index("_row")
     expected = every_rule.filter(pl.col("reason").is_not_null()).select("_row", "reason").collect()
-    assert_frame_equal(find_rejected(lines, stores, products, YEAR).collect(engine="streaming"), expected)
+    assert_frame_equal(find_rejected(lines, stores, products, YEAR).select("_row", "reason"), expected)
 
 
 def test_clean_stores_trims_dedupes_and_sorts() -> None:

@@ -76,9 +76,7 @@ def build_silver_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
             rows_in = bronze.select(pl.len()).collect().item()
             yield dg.Output(cleaned.transactions, "transactions", metadata={"bronze_rows_in": rows_in})
         if "quarantine" in context.selected_output_names:
-            # Counted from the collected positions and reasons: the quarantine's lines need not be read for it.
-            reasons = cleaned.quarantine if cleaned.rejected is None else cleaned.rejected.lazy()
-            by_reason = quarantine_by_reason(reasons)
+            by_reason = quarantine_by_reason(cleaned.rejected.lazy())  # collected already: nothing is read again
             table = pl.DataFrame({"reason": list(by_reason), "rows": list(by_reason.values())})
             metadata = {"rows_by_reason": dg.MetadataValue.md(frame_to_markdown(table))} | {
                 f"quarantined/{reason}": rows for reason, rows in by_reason.items()
