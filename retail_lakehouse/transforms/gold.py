@@ -416,7 +416,18 @@ def _table(name: str, inputs: tuple[str, ...], build: Callable[[GoldSources], pl
     return GoldStep((GoldTable(name, inputs, build),))
 
 
-_SILVER_AND_PRODUCTS = ("silver", "products")
+ProductTable = Callable[[pl.LazyFrame, pl.LazyFrame], pl.LazyFrame]  # (silver, products) -> table
+
+
+def _product_tables(by_month: str, *tables: tuple[str, ProductTable, tuple[str, ...]]) -> GoldStep:
+    """A step of product tables built together from silver and products, silver taken month by month by the
+    date column `by_month`; each table is (name, how to build it, the keys to sort its months by again)."""
+
+    def table(name: str, build: ProductTable, order: tuple[str, ...]) -> GoldTable:
+        return GoldTable(name, ("silver", "products"), lambda s: build(s.need("silver"), s.need("products")), order)
+
+    return GoldStep(tuple(table(*spec) for spec in tables), by_month=by_month)
+
 
 # In dependency order (a table after those it rolls up from), so a loop can build them one after another.
 GOLD_STEPS: tuple[GoldStep, ...] = (
@@ -435,21 +446,10 @@ GOLD_STEPS: tuple[GoldStep, ...] = (
         lambda s: aggregate_by_category(s.need("region_category_daily")),
     ),
     # Both from product_sales_by_state_month; the ranked table comes out month after month, already in order.
-    GoldStep(
-        (
-            GoldTable(
-                "product_monthly_sales",
-                _SILVER_AND_PRODUCTS,
-                lambda s: aggregate_product_monthly(s.need("silver"), s.need("products")),
-                order=("year", "product_id", "month"),
-            ),
-            GoldTable(
-                "top_products_monthly",
-                _SILVER_AND_PRODUCTS,
-                lambda s: top_products_monthly(s.need("silver"), s.need("products")),
-            ),
-        ),
-        by_month="date",
+    _product_tables(
+        "date",
+        ("product_monthly_sales", aggregate_product_monthly, ("year", "product_id", "month")),
+        ("top_products_monthly", top_products_monthly, ()),
     ),
     _table(
         "product_yearly_sales",
@@ -459,21 +459,10 @@ GOLD_STEPS: tuple[GoldStep, ...] = (
     _table("hourly_weekday_sales", ("silver",), lambda s: aggregate_hourly_weekday(s.need("silver"))),
     _table("discount_depth_sales", ("silver",), lambda s: aggregate_discount_depth(s.need("silver"))),
     # Both from product_sales_by_day, taken by the month of each week's Monday so that a week is never split.
-    GoldStep(
-        (
-            GoldTable(
-                "product_weekly_sales",
-                _SILVER_AND_PRODUCTS,
-                lambda s: aggregate_product_weekly(s.need("silver"), s.need("products")),
-                order=("year", "product_id", "week_start"),
-            ),
-            GoldTable(
-                "top_products_daily",
-                _SILVER_AND_PRODUCTS,
-                lambda s: top_products_daily(s.need("silver"), s.need("products")),
-            ),
-        ),
-        by_month="week_start",
+    _product_tables(
+        "week_start",
+        ("product_weekly_sales", aggregate_product_weekly, ("year", "product_id", "week_start")),
+        ("top_products_daily", top_products_daily, ()),
     ),
     _table("calendar_days", ("calendar",), lambda s: calendar_days(s.need("calendar"), s.year)),
 )
