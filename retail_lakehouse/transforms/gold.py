@@ -26,7 +26,7 @@ from datetime import date, timedelta
 import pandera.polars as pa
 import polars as pl
 
-from retail_lakehouse.measures import avg_basket, cents, rolled_up_measures
+from retail_lakehouse.measures import avg_basket, rolled_up_measures
 from retail_lakehouse.reference import DISCOUNT_BUCKETS
 from retail_lakehouse.schemas import (
     GOLD_MODELS,
@@ -116,10 +116,20 @@ def _summarize(lines: pl.LazyFrame, measures: list[pl.Expr], model: type[pa.Data
     return _finish(lines.group_by(_keys(model)).agg(measures), model)
 
 
+def store_sales_by_hour(silver: pl.LazyFrame) -> pl.LazyFrame:
+    """Each store's sums per date and hour, with net_revenue: the one group-by of silver that
+    `store_daily_sales` adds up over hours and `hourly_weekday_sales` over dates and stores (a basket has one
+    store, date and hour, so its distinct count adds up). Built alike for both and collected together
+    (`GoldStep.compute`), it runs once: a quarter less time than a group-by for each."""
+    return silver.group_by("date", "store_id", "hour").agg(line_measures()).with_columns(net_revenue())
+
+
 def aggregate_store_daily(silver: pl.LazyFrame, stores: pl.LazyFrame) -> pl.LazyFrame:
     """One row per store and date with sales; store attributes come from the stores dimension."""
-    daily = silver.group_by("date", "year", "month", "store_id").agg(line_measures())
-    with_stores = daily.join(stores.select("store_id", *STORE_ATTRIBUTES), on="store_id", how="left")
+    daily = store_sales_by_hour(silver).group_by("date", "store_id").agg(rolled_up_measures())
+    with_stores = daily.with_columns(_date_parts()).join(
+        stores.select("store_id", *STORE_ATTRIBUTES), on="store_id", how="left"
+    )
     return _finish(with_stores, StoreDailySales)
 
 
@@ -261,12 +271,21 @@ def top_products_daily(silver: pl.LazyFrame, products: pl.LazyFrame, top_n: int 
 
 def aggregate_hourly_weekday(silver: pl.LazyFrame) -> pl.LazyFrame:
     """One row per year, weekday and hour with sales; a transaction has one time, so counts add up."""
-    return _summarize(silver, line_measures(), HourlyWeekdaySales)
+    by_hour = store_sales_by_hour(silver).with_columns(
+        pl.col("date").dt.year().cast(pl.Int32).alias("year"),
+        pl.col("date").dt.weekday().cast(pl.Int8).alias("weekday"),
+    )
+    return _summarize(by_hour, rolled_up_measures(), HourlyWeekdaySales)
 
 
 def discount_bucket() -> pl.Expr:
-    """Each line's discount bucket (`reference.DISCOUNT_BUCKETS`), compared exactly in integer cents."""
-    discount, gross = cents(pl.col("discount")), cents(pl.col("quantity") * pl.col("unit_price"))
+    """Each line's discount bucket (`reference.DISCOUNT_BUCKETS`), compared exactly in integer cents.
+
+    The cents are the scale-2 Decimals' own integers (`to_physical`, as silver's `line_vat` takes them): no
+    Decimal product per line, a quarter of the table's time.
+    """
+    discount = pl.col("discount").to_physical().cast(pl.Int64)
+    gross = pl.col("quantity").cast(pl.Int64) * pl.col("unit_price").to_physical().cast(pl.Int64)
     (first, _), *rest = DISCOUNT_BUCKETS
     bucket = pl.when(discount <= 0).then(pl.lit(first))
     for name, upper_percent in rest:
@@ -431,8 +450,16 @@ def _product_tables(by_month: str, *tables: tuple[str, ProductTable, tuple[str, 
 
 # In dependency order (a table after those it rolls up from), so a loop can build them one after another.
 GOLD_STEPS: tuple[GoldStep, ...] = (
-    _table(
-        "store_daily_sales", ("silver", "stores"), lambda s: aggregate_store_daily(s.need("silver"), s.need("stores"))
+    # Both from store_sales_by_hour.
+    GoldStep(
+        (
+            GoldTable(
+                "store_daily_sales",
+                ("silver", "stores"),
+                lambda s: aggregate_store_daily(s.need("silver"), s.need("stores")),
+            ),
+            GoldTable("hourly_weekday_sales", ("silver",), lambda s: aggregate_hourly_weekday(s.need("silver"))),
+        )
     ),
     _table("yearly_sales", ("store_daily",), lambda s: aggregate_yearly(s.need("store_daily"))),
     _table("monthly_sales", ("store_daily",), lambda s: aggregate_monthly(s.need("store_daily"))),
@@ -456,7 +483,6 @@ GOLD_STEPS: tuple[GoldStep, ...] = (
         ("product_monthly", "products"),
         lambda s: aggregate_product_yearly(s.need("product_monthly"), s.need("products")),
     ),
-    _table("hourly_weekday_sales", ("silver",), lambda s: aggregate_hourly_weekday(s.need("silver"))),
     _table("discount_depth_sales", ("silver",), lambda s: aggregate_discount_depth(s.need("silver"))),
     # Both from product_sales_by_day, taken by the month of each week's Monday so that a week is never split.
     _product_tables(
