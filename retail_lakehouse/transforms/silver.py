@@ -132,7 +132,7 @@ def split_transactions(
 
     Both keep bronze's row order. `rejected` comes from `find_rejected` on the same bronze.
     """
-    kept = _numbered(bronze).filter(~pl.col(_ROW).is_in(rejected[_ROW].implode()))  # in order, as no join is
+    kept = _numbered(bronze).filter(~pl.col(_ROW).is_in(rejected[_ROW].implode()))  # a filter keeps the order
     with_stores = _with_dimension(kept, "store_id", _store_attributes(stores).drop(_STORE_KNOWN).collect())
     with_products = _with_dimension(
         with_stores, "product_id", _product_attributes(products).drop(_PRODUCT_KNOWN).collect()
