@@ -1,4 +1,5 @@
-"""The check helpers on hand-built frames: a contract breach anywhere in a partition is found, in any batch."""
+"""The check helpers on hand-built frames: a contract breach anywhere in a partition is found; a grain holds
+only for unique keys without nulls, stored in key order or not."""
 
 from __future__ import annotations
 
