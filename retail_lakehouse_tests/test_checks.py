@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from retail_lakehouse.checks import contract_failures, grain_result
+from retail_lakehouse.audits import contract_failures, grain_verdict
 from retail_lakehouse.schemas import MonthlySales, YearlySales, polars_schema
 
 
@@ -44,29 +44,29 @@ def test_contract_of_an_empty_partition_still_checks_the_types() -> None:
 
 def test_grain_counts_each_duplicated_key_once_and_names_the_first() -> None:
     days = pl.LazyFrame({"date": ["2024-01-03", "2024-01-02", "2024-01-03", "2024-01-02", "2024-01-04"]})
-    result = grain_result(days.with_columns(pl.col("date").str.to_date()), ("date",))
+    result = grain_verdict(days.with_columns(pl.col("date").str.to_date()), ("date",))
     assert not result.passed
-    assert result.metadata["duplicate_keys"].value == 2
+    assert result.metadata["duplicate_keys"] == 2
     assert "datetime.date(2024, 1, 2)" in (result.description or "")
 
 
 def test_grain_holds_for_unique_keys_in_key_order_and_in_any_order() -> None:
     lines = pl.LazyFrame({"transaction_id": [1, 1, 2, 3, 3], "line_number": [1, 2, 1, 1, 5]})
-    assert grain_result(lines, ("transaction_id", "line_number")).passed
+    assert grain_verdict(lines, ("transaction_id", "line_number")).passed
     shuffled = lines.collect().sample(fraction=1.0, shuffle=True, seed=3).lazy()
-    assert grain_result(shuffled.reverse(), ("transaction_id", "line_number")).passed
+    assert grain_verdict(shuffled.reverse(), ("transaction_id", "line_number")).passed
 
 
 def test_grain_finds_a_repeated_key_next_to_itself_in_key_order() -> None:
     lines = pl.LazyFrame({"transaction_id": [1, 2, 2, 3], "line_number": [1, 1, 1, 1]})
-    result = grain_result(lines, ("transaction_id", "line_number"))
+    result = grain_verdict(lines, ("transaction_id", "line_number"))
     assert not result.passed
-    assert result.metadata["duplicate_keys"].value == 1
+    assert result.metadata["duplicate_keys"] == 1
     assert "(2, 1)" in (result.description or "")
 
 
 def test_grain_finds_a_null_key_in_key_order() -> None:
     lines = pl.LazyFrame({"transaction_id": [1, 2, None], "line_number": [1, 1, 2]})
-    result = grain_result(lines, ("transaction_id", "line_number"))
+    result = grain_verdict(lines, ("transaction_id", "line_number"))
     assert not result.passed
-    assert result.metadata["null_keys"].value == 1
+    assert result.metadata["null_keys"] == 1

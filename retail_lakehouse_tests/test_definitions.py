@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from retail_lakehouse import checks
+from retail_lakehouse import audits
 from retail_lakehouse.definitions import DIMENSIONS_JOB, YEARLY_JOB, build_definitions
 from retail_lakehouse.partitions import YEAR_PARTITIONS
 from retail_lakehouse.schemas import GOLD_MODELS
@@ -57,11 +57,11 @@ def test_checks_cover_conservation_contract_manifest_calendar_and_gold(tmp_path)
     defs = build_definitions(Settings(data_dir=tmp_path))
     graph = defs.resolve_asset_graph()
     names = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
-    assert ("silver/transactions", checks.ROW_CONSERVATION) in names
-    assert ("silver/transactions", checks.MATCHES_CONTRACT) in names
-    assert ("silver/transactions", checks.NO_SALES_ON_CLOSED_DAYS) in names
-    assert ("silver/transactions_quarantine", checks.QUARANTINE_MATCHES_MANIFEST) in names
-    reconciled = {t.removeprefix("gold/") for t, name in names if name == checks.RECONCILES_WITH_SILVER}
+    assert ("silver/transactions", audits.ROW_CONSERVATION) in names
+    assert ("silver/transactions", audits.MATCHES_CONTRACT) in names
+    assert ("silver/transactions", audits.NO_SALES_ON_CLOSED_DAYS) in names
+    assert ("silver/transactions_quarantine", audits.QUARANTINE_MATCHES_MANIFEST) in names
+    reconciled = {t.removeprefix("gold/") for t, name in names if name == audits.RECONCILES_WITH_SILVER}
     # Every table that holds a whole year's measures; the top-N tables (product_weekly_sales among them since
     # it keeps each week's best) hold a subset by design.
     assert reconciled == {

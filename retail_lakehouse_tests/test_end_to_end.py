@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from retail_lakehouse import catalog, checks
+from retail_lakehouse import audits, catalog
 from retail_lakehouse.catalog import Catalog
 from retail_lakehouse.definitions import YEARLY_JOB, build_definitions
 from retail_lakehouse.runs import execute
@@ -128,7 +128,7 @@ def test_corrupted_bronze_fails_conservation_and_publishes_nothing(lakehouse_run
     outcome = execute(defs, "verify_then_gold", dg.DagsterInstance.ephemeral(), "2023")
 
     assert not outcome.success
-    assert any(checks.ROW_CONSERVATION in p and "+1 rows unaccounted" in p for p in outcome.problems), outcome.problems
+    assert any(audits.ROW_CONSERVATION in p and "+1 rows unaccounted" in p for p in outcome.problems), outcome.problems
     assert Lakehouse(settings.data_dir).head_version("gold", "yearly_sales") == gold_head  # gold was not rebuilt
     assert Catalog(Lakehouse(settings.data_dir)).current() == before  # and nothing was published
 

@@ -169,7 +169,7 @@ def clean_year(bronze: pl.LazyFrame, stores: pl.LazyFrame, products: pl.LazyFram
 
     The rejected lines (a fraction of a percent) are collected, then silver is one light pass over bronze.
     Schema-level validation happens here, before writing (types, columns); the data-level contract check
-    runs on the written partition in bounded batches (checks.py), so a full year never has to sit in memory.
+    runs on the written partition column by column (`audits.contract_failures`), so a year is never in memory whole.
     """
     result = clean_transactions(bronze, stores, products, year)
     return CleanResult(
