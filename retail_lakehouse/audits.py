@@ -92,9 +92,11 @@ class StagedYear:
         """What `compute()` takes from this year of `table`, once per staged version: audits share it.
 
         The three bronze guards judge one count of bronze; a dozen gold tables reconcile with one sum of
-        silver (one set of figures per table). Versions only grow, so a new write is a new key.
+        silver (one set of figures per table). The key is the year's data files (uniquely named, never
+        changed), so a new write of the year is a new key.
         """
-        key = (self.lakehouse.location, table, self.lakehouse.head_version(*table), self.year)
+        head = self.lakehouse.head_version(*table)
+        key = (self.lakehouse.location, table, self.lakehouse.fingerprint(*table, head, self.year))
         if key not in _STAGED_FIGURES:
             if len(_STAGED_FIGURES) >= 8:
                 del _STAGED_FIGURES[next(iter(_STAGED_FIGURES))]

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from retail_lakehouse.audits import contract_failures, grain_verdict
+from retail_lakehouse.audits import StagedYear, contract_failures, grain_verdict
+from retail_lakehouse.catalog import EMPTY
 from retail_lakehouse.schemas import MonthlySales, YearlySales, polars_schema
+from retail_lakehouse.settings import Settings
+from retail_lakehouse.storage import Lakehouse
 
 
 def yearly_rows(count: int) -> pl.DataFrame:
@@ -70,3 +73,23 @@ def test_grain_finds_a_null_key_in_key_order() -> None:
     result = grain_verdict(lines, ("transaction_id", "line_number"))
     assert not result.passed
     assert result.metadata["null_keys"] == 1
+
+
+def test_staged_figures_are_taken_once_per_write_of_the_year(tmp_path):
+    """Audits share figures of a staged year (a count, a sum) until that year is written again."""
+    lakehouse = Lakehouse(tmp_path / "root")
+
+    def write(rows: int) -> None:
+        lines = pl.DataFrame({"id": range(rows), "year": [2024] * rows}, schema_overrides={"year": pl.Int32})
+        lakehouse.write("bronze", "lines", 2024, lines, zstd_level=3, run_id="test", published_version=None)
+
+    def count() -> int:
+        staged = StagedYear(lakehouse, Settings(data_dir=tmp_path / "root"), "2024", EMPTY)
+        head = lakehouse.head_version("bronze", "lines")
+        assert head is not None
+        return staged.figures(("bronze", "lines"), lambda: lakehouse.rows_by_year("bronze", "lines", head)["2024"])
+
+    write(3)
+    assert count() == 3
+    write(5)
+    assert count() == 5
