@@ -78,7 +78,10 @@ class Direct:
         """Run the audits `lakehouse run` runs as checks on what this year's writes staged; stop at a failure
         (nothing of the year is published then)."""
         staged = StagedYear(self.lakehouse, self.settings, str(year), self.catalog.current())
-        for failed, verdict in audit(staged, tables):
+        verdicts = audit(staged, tables)
+        if unaudited := set(tables) - {done.table for done, _ in verdicts}:
+            sys.exit(f"no audit of {sorted(unaudited)}: every table the direct path writes has some")
+        for failed, verdict in verdicts:
             if not verdict.passed:
                 sys.exit(f"{table_key(*failed.table)}:{failed.name} failed for {year}: {verdict.description}")
             self.audits_passed += 1
@@ -121,14 +124,22 @@ def build_silver_year(direct: Direct, year: int) -> None:
     release_memory()
 
 
-def build_gold_year(direct: Direct, year: int) -> None:
-    """Every gold table of the year, written (staged); `build_year` audits and publishes them."""
+def build_gold_year(direct: Direct, year: int, publish: bool = True) -> None:
+    """Every gold table of the year, then (unless `publish` is off: `build_year` audits first) the year
+    published, what was written of it in this process."""
     for step in GOLD_STEPS:
         sources = {
             name: direct.read(*SOURCE_TABLES[name], None if name in DIMENSIONS else year) for name in step.inputs
         }
         for table, frame in step.compute(GoldSources(year=year, **sources)).items():
             direct.write("gold", table, year, frame)
+    if publish:
+        publish_year(direct, year)
+
+
+def publish_year(direct: Direct, year: int) -> None:
+    direct.publish(year)
+    release_memory()
 
 
 def build_year(settings: Settings, direct: Direct, year: int, stages: dict[str, Stage]) -> None:
@@ -146,9 +157,9 @@ def build_year(settings: Settings, direct: Direct, year: int, stages: dict[str, 
     step("audits", lambda: direct.audit(year, [("bronze", "transactions"), ("bronze", "defect_manifest")]))
     step("silver", lambda: build_silver_year(direct, year))
     step("audits", lambda: direct.audit(year, [("silver", "transactions"), ("silver", "transactions_quarantine")]))
-    step("gold", lambda: build_gold_year(direct, year))
-    step("audits", lambda: direct.audit(year, [("gold", table) for table in GOLD_TABLES]))
-    step("gold", lambda: (direct.publish(year), release_memory()))
+    step("gold", lambda: build_gold_year(direct, year, publish=False))
+    step("audits", lambda: direct.audit(year, [("gold", table.name) for table in GOLD_TABLES]))
+    step("gold", lambda: publish_year(direct, year))
     stages["bronze"].rows = (stages["bronze"].rows or 0) + rows[0]
     for name in ("silver", "audits", "gold"):
         stages[name].rows = stages["bronze"].rows
