@@ -26,7 +26,7 @@ from datetime import date, timedelta
 import pandera.polars as pa
 import polars as pl
 
-from retail_lakehouse.measures import avg_basket, rolled_up_measures
+from retail_lakehouse.measures import avg_basket, cents, rolled_up_measures
 from retail_lakehouse.reference import DISCOUNT_BUCKETS
 from retail_lakehouse.schemas import (
     GOLD_MODELS,
@@ -265,13 +265,8 @@ def aggregate_hourly_weekday(silver: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def discount_bucket() -> pl.Expr:
-    """Each line's discount bucket (`reference.DISCOUNT_BUCKETS`), compared exactly in integer cents.
-
-    The cents are the scale-2 Decimals' own integers (`to_physical`, as silver's `line_vat` takes them): no
-    Decimal product per line, a quarter of the table's time.
-    """
-    discount = pl.col("discount").to_physical().cast(pl.Int64)
-    gross = pl.col("quantity").cast(pl.Int64) * pl.col("unit_price").to_physical().cast(pl.Int64)
+    """Each line's discount bucket (`reference.DISCOUNT_BUCKETS`), compared exactly in integer cents."""
+    discount, gross = cents(pl.col("discount")), cents(pl.col("quantity") * pl.col("unit_price"))
     (first, _), *rest = DISCOUNT_BUCKETS
     bucket = pl.when(discount <= 0).then(pl.lit(first))
     for name, upper_percent in rest:

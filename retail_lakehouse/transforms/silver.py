@@ -384,12 +384,12 @@ def line_vat(line_total: str = "line_total", rate: str = "vat_rate") -> pl.Expr:
     every grain. Computed once per line, here, in integers (cents, and the rate in basis points: 19.00 % is
     1900), never through a float; an Int64 holds any Decimal(12, 2) times 2 * 10,000.
     """
-    gross = pl.col(line_total).to_physical().cast(pl.Int64)  # a scale-2 Decimal's integer: cents
-    basis_points = pl.col(rate).to_physical().cast(pl.Int64)
+    gross = cents(pl.col(line_total))
+    basis_points = cents(pl.col(rate))  # 19.00 % in hundredths of a percent: 1900
     divisor = 10_000 + basis_points
-    cents = (gross.abs() * basis_points * 2 + divisor) // (divisor * 2) * gross.sign()
+    vat_cents = (gross.abs() * basis_points * 2 + divisor) // (divisor * 2) * gross.sign()
     # Back to Decimal by multiplying: casting an integer to Decimal reads it as units, not cents.
-    return (cents.cast(pl.Decimal(38, 2)) * pl.lit(Decimal("0.01"))).cast(LINE_MONEY).alias("vat")
+    return (vat_cents.cast(pl.Decimal(38, 2)) * pl.lit(Decimal("0.01"))).cast(LINE_MONEY).alias("vat")
 
 
 def _derived_columns() -> list[pl.Expr]:
