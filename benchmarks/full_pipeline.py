@@ -124,20 +124,18 @@ def build_silver_year(direct: Direct, year: int) -> None:
     release_memory()
 
 
-def build_gold_year(direct: Direct, year: int, publish: bool = True) -> None:
-    """Every gold table of the year, then (unless `publish` is off: `build_year` audits first) the year
-    published, what was written of it in this process."""
+def build_gold_year(direct: Direct, year: int) -> None:
+    """Every gold table of the year, written (staged); `publish_year` publishes them."""
     for step in GOLD_STEPS:
         sources = {
             name: direct.read(*SOURCE_TABLES[name], None if name in DIMENSIONS else year) for name in step.inputs
         }
         for table, frame in step.compute(GoldSources(year=year, **sources)).items():
             direct.write("gold", table, year, frame)
-    if publish:
-        publish_year(direct, year)
 
 
 def publish_year(direct: Direct, year: int) -> None:
+    """The year's tables written in this process, published together."""
     direct.publish(year)
     release_memory()
 
@@ -157,7 +155,7 @@ def build_year(settings: Settings, direct: Direct, year: int, stages: dict[str, 
     step("audits", lambda: direct.audit(year, [("bronze", "transactions"), ("bronze", "defect_manifest")]))
     step("silver", lambda: build_silver_year(direct, year))
     step("audits", lambda: direct.audit(year, [("silver", "transactions"), ("silver", "transactions_quarantine")]))
-    step("gold", lambda: build_gold_year(direct, year, publish=False))
+    step("gold", lambda: build_gold_year(direct, year))
     step("audits", lambda: direct.audit(year, [("gold", table.name) for table in GOLD_TABLES]))
     step("gold", lambda: publish_year(direct, year))
     stages["bronze"].rows = (stages["bronze"].rows or 0) + rows[0]

@@ -19,7 +19,14 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.full_pipeline import Direct, build_bronze_year, build_dimensions, build_gold_year, build_silver_year
+from benchmarks.full_pipeline import (
+    Direct,
+    build_bronze_year,
+    build_dimensions,
+    build_gold_year,
+    build_silver_year,
+    publish_year,
+)
 from benchmarks.measure import machine, measured
 from retail_lakehouse.settings import Settings, parse_years
 
@@ -35,6 +42,7 @@ def one_scale(rows: int, years: str, root: Path) -> list[dict[str, float]]:
             lines = build_bronze_year(settings, direct, year)
             build_silver_year(direct, year)
             build_gold_year(direct, year)
+            publish_year(direct, year)
         results.append(
             {"year": year, "lines": lines, "seconds": stage.seconds, "peak_gb": stage.peak_rss_bytes / 2**30}
         )
