@@ -37,6 +37,27 @@ def test_yearly_tables_are_delta_tables_partitioned_by_year(tmp_path):
     assert back["year"].to_list() == [2024] * 5 and back["id"].to_list() == list(range(10, 15))
 
 
+def test_columns_in_order_are_stored_as_deltas_and_read_back_unchanged(tmp_path):
+    """Ids and times that (nearly) only go up are delta-encoded; shuffled ids and text keep the dictionary."""
+    n = 5000
+    ids = list(range(1000, 1000 + n))
+    ids[n // 2] = 3  # one value out of place, like an injected duplicate, still leaves the column in order
+    shuffled = [(i * 7919) % n for i in range(n)]
+    times = pl.datetime_range(pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 1) + pl.duration(minutes=n - 1),
+                              "1m", eager=True)  # fmt: skip
+    expected = pl.DataFrame({"id": ids, "at": times, "shuffled": shuffled, "name": [f"row {i % 10}" for i in ids]})
+    lakehouse = Lakehouse(tmp_path)
+    write(lakehouse, "t", 2024, expected)
+    (path,) = (tmp_path / "bronze" / "t").glob("year=2024/*.parquet")
+    row_group = pq.ParquetFile(path).metadata.row_group(0)
+    encodings = {row_group.column(i).path_in_schema: row_group.column(i).encodings for i in range(4)}
+    assert "DELTA_BINARY_PACKED" in encodings["id"] and "DELTA_BINARY_PACKED" in encodings["at"]
+    assert "RLE_DICTIONARY" in encodings["shuffled"] and "RLE_DICTIONARY" in encodings["name"]
+    assert "DELTA_BINARY_PACKED" not in encodings["shuffled"]
+    back = lakehouse.scan("bronze", "t", lakehouse.head_version("bronze", "t")).drop("year").collect()
+    assert back.equals(expected)
+
+
 def test_a_yearly_write_replaces_only_its_year_and_earlier_versions_stay_readable(tmp_path):
     lakehouse = Lakehouse(tmp_path)
     v0 = write(lakehouse, "t", 2023, frame(0, 10)).version
