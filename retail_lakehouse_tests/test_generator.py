@@ -10,11 +10,14 @@ import numpy as np
 import polars as pl
 import pytest
 from dateutil.easter import easter
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from retail_lakehouse.generator.calendar import generate_calendar
 from retail_lakehouse.generator.products import generate_products
 from retail_lakehouse.generator.stores import generate_stores
-from retail_lakehouse.generator.transactions import TransactionGenerator
+from retail_lakehouse.generator.transactions import TransactionGenerator, _pick
 from retail_lakehouse.reference import (
     CATEGORIES,
     CATEGORY_DETAILS,
@@ -509,3 +512,18 @@ def test_tills_pass_the_2020_vat_cut_on(clean_lines, full_run):
         normal, cut = (19, 16) if vat_class == "standard" else (7, 5)
         expected = (first * (100 + cut) / (100 + normal)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         assert second == expected, (product_id, vat_class, first, second)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    weights=hnp.arrays(np.float64, st.integers(1, 3000), elements=st.one_of(st.just(0.0), st.floats(1e-6, 1e6))),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_product_picks_are_those_of_a_binary_search_of_the_cumulative_weights(weights, seed):
+    """The guide-table pick gives each draw the index a plain binary search gives (so the data is unchanged),
+    zero weights (delisted products) and draws at the very ends of [0, 1) included."""
+    draws = np.random.default_rng(seed).random(5000)
+    draws[:2] = [0.0, np.nextafter(1.0, 0.0)]
+    cdf = np.cumsum(weights)
+    searched = np.minimum(np.searchsorted(cdf, draws * cdf[-1], side="right"), len(cdf) - 1)
+    assert np.array_equal(_pick(weights, draws), searched)
