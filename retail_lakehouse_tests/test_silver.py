@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,8 @@ from retail_lakehouse.transforms.silver import (
     QUARANTINE_COLUMNS,
     SILVER_COLUMNS,
     CleanResult,
+    _day_columns_of_year,
+    _derived_columns,
     clean_calendar,
     clean_products,
     clean_stores,
@@ -551,3 +553,26 @@ def test_clean_calendar_one_row_per_date_and_state() -> None:
         (date(2024, 1, 1), "BY", "Neujahr"),
         (date(2024, 1, 2), "BE", None),
     ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    year=st.integers(2019, 2031),
+    moments=st.lists(st.tuples(st.integers(0, 366 * 86_400 - 1), st.sampled_from(["standard", "reduced"])), min_size=1),
+)
+def test_calendar_parts_and_vat_rates_looked_up_by_day_equal_those_worked_out_per_line(year, moments):
+    """Silver picks each line's date parts and VAT rate from a table of its year's days; Polars' own date
+    functions and `vat_rate` on every line give the same values (leap days, New Year's weeks, the 2020 VAT cut)."""
+    stamped = [(datetime(year, 1, 1) + timedelta(seconds=s), vat_class) for s, vat_class in moments]
+    in_year = [(ts, vat_class) for ts, vat_class in stamped if ts.year == year] or [(datetime(year, 12, 31), "reduced")]
+    lines = pl.LazyFrame(in_year, schema={"transaction_ts": pl.Datetime("us"), "vat_class": pl.String}, orient="row")
+    looked_up = lines.with_columns(_day_columns_of_year(year)).collect()
+    worked_out = lines.with_columns(*_derived_columns(), vat_rate()).collect()
+    assert_frame_equal(looked_up, worked_out)
+
+
+def test_a_line_outside_the_year_is_an_error_not_a_wrong_date():
+    for outside in (datetime(YEAR - 1, 12, 31, 23), datetime(YEAR + 1, 1, 1)):
+        lines = pl.LazyFrame({"transaction_ts": [outside], "vat_class": ["standard"]})
+        with pytest.raises(pl.exceptions.PolarsError):
+            lines.with_columns(_day_columns_of_year(YEAR)).collect()
