@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -49,7 +49,7 @@ from dashboard.views import (
     week_token,
     weeks_of_month,
 )
-from retail_lakehouse.schemas import CATEGORIES
+from retail_lakehouse.schemas import CATEGORIES, STATE_CODES
 from retail_lakehouse.settings import parse_data_root
 
 GRAPHS = ("trend-graph", "daily-graph", "state-graph", "category-graph", "map-graph")
@@ -72,11 +72,12 @@ FAILED_HINT = "Something went wrong on the server while drawing it; the details 
 NO_GOLD_HINT = "Run `bash scripts/run.sh` (the README's run command) to build the gold tables, then reload this page."
 
 
-def create_app(data_dir: Path, shared: SharedResponses | None = None) -> dash.Dash:
+def create_app(data_dir: Path, shared: SharedResponses | None = None, warm_further: bool = False) -> dash.Dash:
     """The dashboard on the gold tables under `data_dir` (which may not exist yet: the page then says so).
 
     With `shared`, the page's answers are kept there for every worker of the server (see `dashboard.responses`)
-    and the start-up warms it with the views analysts open most.
+    and the start-up warms it with the views analysts open most; with `warm_further` too, then with the views
+    one click further (`views_one_click_further`), as the served dashboard does.
     """
     data_dir = parse_data_root(data_dir)
     app = dash.Dash(__name__, title="Retail sales · lakehouse", update_title=None)
@@ -160,7 +161,8 @@ def create_app(data_dir: Path, shared: SharedResponses | None = None) -> dash.Da
 
     if shared is not None:
         _share_answers(app, data_dir, shared)
-    threading.Thread(target=_start_up, args=(app, data_dir, shared), name="gold-preload", daemon=True).start()
+    start_up = functools.partial(_start_up, app, data_dir, shared, warm_further)
+    threading.Thread(target=start_up, name="gold-preload", daemon=True).start()
     return app
 
 
@@ -225,25 +227,55 @@ def _share_answers(app: dash.Dash, data_dir: Path, shared: SharedResponses) -> N
         return response
 
 
-def _start_up(app: dash.Dash, data_dir: Path, shared: SharedResponses | None) -> None:
-    """Warm the caches off the request path: gold, then the shared answers; a file that cannot be read is
-    reported when a view needs it."""
+def _start_up(app: dash.Dash, data_dir: Path, shared: SharedResponses | None, warm_further: bool = False) -> None:
+    """Warm the caches off the request path: gold, then the shared answers (the top levels, then, with
+    `warm_further`, the views one click further); a file that cannot be read is reported when a view needs it."""
     started = time.perf_counter()
     try:
         partitions = data.preload(data_dir)
         logger.info("preloaded %d gold tables in %.2f s", partitions, time.perf_counter() - started)
-        if shared is not None and partitions:
+        if shared is None or not partitions:
+            return
+        started = time.perf_counter()
+        drawn = warm_answers(app, data_dir, shared)
+        logger.info("warmed the shared answers: drew %d views in %.2f s", drawn, time.perf_counter() - started)
+        if warm_further:
             started = time.perf_counter()
-            drawn = warm_answers(app, data_dir, shared)
-            logger.info("warmed the shared answers: drew %d views in %.2f s", drawn, time.perf_counter() - started)
+            drawn = warm_answers(app, data_dir, shared, views_one_click_further)
+            logger.info("warmed one click further: drew %d views in %.2f s", drawn, time.perf_counter() - started)
     except Exception as error:  # a background warm-up must never take the server down
         logger.warning("preloading gold under %s stopped: %s", data_dir, error)
 
 
-def warm_answers(app: dash.Dash, data_dir: Path, shared: SharedResponses) -> int:
-    """Post the requests for the views analysts open most to the app itself, so their answers are shared before
-    anyone asks: all years, each year and each month, without filters (by address; the answer to the click that
-    opens the view is derived from it). Returns how many views this process drew.
+def top_views(years: Sequence[int]) -> list[View]:
+    """The views every analyst passes through: all years, each year and each month, without filters."""
+    return [View("all"), *(View("year", y) for y in years), *(View("month", y, m) for y in years for m in range(1, 13))]
+
+
+def views_one_click_further(years: Sequence[int]) -> list[View]:
+    """The views one click past `top_views`: all years, each year and each month under one federal state or one
+    category (one pick in a dropdown), then each day without filters.
+
+    About 4,300 views for six years, drawn at 30 ms each: a minute of both cores at start-up, against the
+    fresh draws that otherwise keep both cores busy under load (`benchmarks.dashboard_load`).
+    """
+    one_filter = [Filters(states=(code,)) for code in STATE_CODES] + [Filters(categories=(c,)) for c in CATEGORIES]
+    filtered = [view.with_filters(filters) for filters in one_filter for view in top_views(years)]
+    days = [View("day", day.year, day.month, day) for year in years for day in _days_of(year)]
+    return filtered + days
+
+
+def _days_of(year: int) -> list[date]:
+    first = date(year, 1, 1)
+    return [first + timedelta(days=n) for n in range((date(year + 1, 1, 1) - first).days)]
+
+
+def warm_answers(
+    app: dash.Dash, data_dir: Path, shared: SharedResponses, views_of: Callable[[Sequence[int]], list[View]] = top_views
+) -> int:
+    """Post the requests for `views_of(years)` (the views analysts open most) to the app itself, so their answers
+    are shared before anyone asks, by address: the answer to the click that opens a view is derived from it.
+    Returns how many views this process drew.
 
     Each view is claimed in `shared` first, so the workers of a server split the drawing between them.
     """
@@ -254,11 +286,8 @@ def warm_answers(app: dash.Dash, data_dir: Path, shared: SharedResponses) -> int
         return 0
     client = app.server.test_client()
     dependencies = client.get("/_dash-dependencies").get_json()
-    views = (
-        [View("all")] + [View("year", y) for y in years] + [View("month", y, m) for y in years for m in range(1, 13)]
-    )
     drawn = 0
-    for view in views:
+    for view in views_of(years):
         if shared.claim(generation, repr(view)):
             client.post(
                 "/_dash-update-component", json=callback_body(dependencies, {"url.search": view.search()}, None)

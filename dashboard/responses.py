@@ -21,8 +21,9 @@ from typing import Any
 
 from plotly.io.json import to_json_plotly
 
-# Some 1,500 answers of 100-300 kB: every level without filters at a few hundred views, with room for filters.
-MAX_BYTES = 256 * 2**20
+# The start-up's answers (about 4,300 views of 100-300 kB for six years, by address and by click) with room
+# for the views drawn under load.
+MAX_BYTES = 2 * 2**30
 # How much one process writes between two checks of the folder's size (a check lists the folder).
 PRUNE_EVERY_BYTES = 16 * 2**20
 

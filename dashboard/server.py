@@ -60,7 +60,7 @@ class DashboardServer(BaseApplication):
     def load(self) -> Any:
         """Runs in each worker after the fork: the app, its preload thread and its caches belong to the worker."""
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-        return create_app(self.data_dir, SharedResponses(self.shared)).server
+        return create_app(self.data_dir, SharedResponses(self.shared), warm_further=True).server
 
 
 def gunicorn_options(host: str, port: int, workers: int, threads: int = THREADS) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,9 @@ import pytest
 
 from dashboard import app as dashboard_app
 from dashboard import data
-from dashboard.app import create_app, render_page, warm_answers
+from dashboard.app import create_app, render_page, views_one_click_further, warm_answers
 from dashboard.responses import ANSWER_START, SharedResponses, callback_body, with_address
+from dashboard.views import View
 from retail_lakehouse_tests.conftest import publish_staged, write_staged
 from retail_lakehouse_tests.test_dashboard_data import write_hand_made_gold
 from retail_lakehouse_tests.test_dashboard_inputs import page_callback
@@ -237,6 +239,27 @@ def test_gunicorn_workers_each_preload_gold_and_answer(served: tuple[str, Path, 
     assert {count for _, count in preloaded} == {str(len(data.GOLD_TABLES))}
     with urllib.request.urlopen(base + "/?year=2024&month=3", timeout=30) as response:
         assert response.status == 200 and b"_dash-renderer" in response.read()
+
+
+def test_the_views_one_click_further_are_every_filtered_top_view_and_every_day() -> None:
+    views = views_one_click_further([2023, 2024])
+    single_filters = 16 + 11  # one federal state or one category
+    top = 1 + 2 + 2 * 12  # all years, the years, their months
+    assert len(views) == len(set(views)) == single_filters * top + 365 + 366
+    assert View("month", 2024, 3, filters=data.Filters(states=("BY",))) in views
+    assert View("all", filters=data.Filters(categories=("Bakery",))) in views
+    assert View("day", 2024, 2, date(2024, 2, 29)) in views and View("day", 2023, 12, date(2023, 12, 31)) in views
+    assert all(view.filters == data.NO_FILTERS for view in views if view.level == "day")
+
+
+def test_the_served_dashboard_warms_the_views_one_click_further_once(served: tuple[str, Path, Path]) -> None:
+    """Each worker takes its part of the further warm-up; between them every view is drawn exactly once."""
+    _, _, log = served
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while len(done := re.findall(r"warmed one click further: drew (\d+) views", log.read_text())) < 2:
+        assert time.monotonic() < deadline, "the workers did not warm the views one click further:\n" + log.read_text()
+        time.sleep(0.5)
+    assert sum(int(n) for n in done) == len(views_one_click_further([2023, 2024]))
 
 
 def test_a_republished_gold_is_served_by_every_worker(served: tuple[str, Path, Path]) -> None:
