@@ -8,8 +8,9 @@ and the publish step included), on the same data root. Each engine runs in its o
 process's own high-water mark), one after the other,
 reading the same bronze and silver dimensions and writing to its own folder. DuckDB gets the same rules, in
 SQL: duplicates by (transaction_id, line_number) with the file's row order deciding the first copy, the line
-rules in order, the transaction total over the lines that went on after deduplication; and the gold tables.
-Then the gold tables of both are compared measure by measure.
+rules in order, the transaction total over the lines that went on after deduplication, each line's VAT rate
+and VAT; and all sixteen gold tables, VAT and net revenue included. Then every gold table of both but the
+calendar is compared measure by measure.
 """
 
 from __future__ import annotations
@@ -25,20 +26,31 @@ import tempfile
 import time
 from pathlib import Path
 
+from retail_lakehouse.reference import DISCOUNT_BUCKETS, VAT_PERIODS
+
 BRONZE_COLUMNS = ("transaction_id, line_number, transaction_ts, store_id, product_id, quantity, unit_price, "
                   "discount, line_total, transaction_total, payment_method")  # fmt: skip
 PARQUET = "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {level})"
+MEASURES = ["revenue", "units", "transactions", "lines", "avg_basket", "vat", "net_revenue"]
+TOP_MEASURES = ["revenue", "units", "lines", "vat", "net_revenue"]
+# Every gold table but the calendar (copied from silver's), by its keys and the measures it has.
 COMPARED_TABLES = {
-    "yearly_sales": ["year"],
-    "monthly_sales": ["year", "month"],
-    "daily_sales": ["date"],
-    "sales_by_region": ["year", "state_code"],
-    "sales_by_category": ["year", "category"],
-    "store_daily_sales": ["date", "store_id"],
-    "product_monthly_sales": ["year", "month", "product_id"],
-    "product_yearly_sales": ["year", "product_id"],
+    "yearly_sales": (["year"], MEASURES),
+    "monthly_sales": (["year", "month"], MEASURES),
+    "weekly_sales": (["year", "week_start"], MEASURES),
+    "daily_sales": (["date"], MEASURES),
+    "sales_by_region": (["year", "state_code"], MEASURES),
+    "sales_by_category": (["year", "category"], MEASURES),
+    "store_daily_sales": (["date", "store_id"], MEASURES),
+    "region_category_daily_sales": (["date", "state_code", "category"], MEASURES),
+    "product_monthly_sales": (["year", "month", "product_id"], MEASURES),
+    "product_yearly_sales": (["year", "product_id"], MEASURES),
+    "product_weekly_sales": (["year", "week_start", "product_id"], MEASURES),
+    "hourly_weekday_sales": (["year", "weekday", "hour"], MEASURES),
+    "discount_depth_sales": (["year", "month", "discount_bucket"], MEASURES),
+    "top_products_monthly": (["year", "month", "state_code", "category", "product_id"], TOP_MEASURES),
+    "top_products_daily": (["date", "category", "product_id"], TOP_MEASURES),
 }
-MEASURES = ["revenue", "units", "transactions", "lines", "avg_basket"]
 
 SILVER_SQL = """
 CREATE OR REPLACE TEMP TABLE labelled AS
@@ -56,7 +68,7 @@ step1 AS (
     FROM b LEFT JOIN repeated r USING (transaction_id, line_number)
 ),
 kept AS (SELECT transaction_id, sum(line_total) AS kept_total FROM step1 WHERE dup_reason IS NULL GROUP BY ALL)
-SELECT step1.*, s.state_code, s.region, p.category,
+SELECT step1.*, s.state_code, s.region, p.category, p.vat_class,
     CASE
         WHEN dup_reason IS NOT NULL THEN dup_reason
         WHEN step1.store_id IS NULL OR step1.product_id IS NULL THEN 'missing_key'
@@ -74,12 +86,14 @@ LEFT JOIN read_parquet('{stores}') s ON step1.store_id = s.store_id
 LEFT JOIN read_parquet('{products}') p ON step1.product_id = p.product_id;
 
 COPY (
-    SELECT {columns}, CAST(transaction_ts AS DATE) AS date, CAST(year(transaction_ts) AS INTEGER) AS year,
-           CAST(month(transaction_ts) AS TINYINT) AS month,
-           CAST(date_trunc('week', transaction_ts) AS DATE) AS week_start,
-           CAST(isodow(transaction_ts) AS TINYINT) AS weekday, CAST(hour(transaction_ts) AS TINYINT) AS hour,
-           state_code, region, category
-    FROM labelled WHERE reason IS NULL ORDER BY file_row_number
+    SELECT * EXCLUDE (file_row_number), {vat} AS vat FROM (
+        SELECT file_row_number, {columns}, CAST(transaction_ts AS DATE) AS date,
+               CAST(year(transaction_ts) AS INTEGER) AS year, CAST(month(transaction_ts) AS TINYINT) AS month,
+               CAST(date_trunc('week', transaction_ts) AS DATE) AS week_start,
+               CAST(isodow(transaction_ts) AS TINYINT) AS weekday, CAST(hour(transaction_ts) AS TINYINT) AS hour,
+               state_code, region, category, {vat_rate} AS vat_rate
+        FROM labelled WHERE reason IS NULL
+    ) ORDER BY file_row_number
 ) TO '{silver}' {parquet};
 COPY (
     SELECT {columns}, reason, CAST({year} AS INTEGER) AS year
@@ -87,10 +101,40 @@ COPY (
 ) TO '{quarantine}' {parquet};
 """
 
+
+def vat_rate_sql() -> str:
+    """A line's VAT rate by its day and its product's VAT class, from `reference.VAT_PERIODS` (as ours)."""
+    day = "CAST(transaction_ts AS DATE)"
+    periods = " ".join(
+        f"WHEN {day} BETWEEN DATE '{p.first_day}' AND DATE '{p.last_day}' THEN "
+        f"CASE vat_class WHEN 'standard' THEN {p.standard} WHEN 'reduced' THEN {p.reduced} END"
+        for p in VAT_PERIODS
+    )
+    return f"CAST(CASE {periods} END AS DECIMAL(4, 2))"
+
+
+# A line's VAT in its gross total, half away from zero to the cent, in integers (as `silver.line_vat`).
+VAT_SQL = (
+    "CAST(((abs(CAST(line_total * 100 AS BIGINT)) * CAST(vat_rate * 100 AS BIGINT) * 2 + "
+    "10000 + CAST(vat_rate * 100 AS BIGINT)) // ((10000 + CAST(vat_rate * 100 AS BIGINT)) * 2)) "
+    "* sign(line_total) * 0.01::DECIMAL(3, 2) AS DECIMAL(12, 2))"
+)
+
+
+def discount_bucket_sql() -> str:
+    """A line's discount bucket from `reference.DISCOUNT_BUCKETS`, compared exactly (as `gold.discount_bucket`)."""
+    (first, _), *rest = DISCOUNT_BUCKETS
+    deeper = " ".join(f"WHEN discount * 100 <= quantity * unit_price * {upper} THEN '{name}'" for name, upper in rest)
+    return f"CASE WHEN discount <= 0 THEN '{first}' {deeper} ELSE '{rest[-1][0]}' END"
+
+
 MEASURE_SQL = ("sum(line_total) AS revenue, CAST(sum(quantity) AS BIGINT) AS units, "
-               "count(DISTINCT transaction_id) AS transactions, count(*) AS lines")  # fmt: skip
+               "count(DISTINCT transaction_id) AS transactions, count(*) AS lines, sum(vat) AS vat")  # fmt: skip
 ROLLED_UP_SQL = ("sum(revenue) AS revenue, sum(units) AS units, sum(transactions) AS transactions, "
-                 "sum(lines) AS lines")  # fmt: skip
+                 "sum(lines) AS lines, sum(vat) AS vat")  # fmt: skip
+# The best sellers' sums: no distinct transactions (ours has none in these tables either).
+TOP_SQL = "sum(line_total) AS revenue, CAST(sum(quantity) AS BIGINT) AS units, count(*) AS lines, sum(vat) AS vat"
+PRODUCT_NAMES = "(SELECT product_id, product_name, brand FROM read_parquet('{products}')) p"
 # Exact, in integer cents, half up: DuckDB's DECIMAL / BIGINT goes through a double and drifts by a cent.
 AVG_BASKET_SQL = "((CAST(revenue * 100 AS HUGEINT) * 2 + transactions) // (2 * transactions)) * 0.01::DECIMAL(3, 2)"
 GOLD_SQL = {
@@ -105,8 +149,7 @@ GOLD_SQL = {
     "sales_by_region": f"SELECT year, s.state_code, s.region, {ROLLED_UP_SQL} FROM store_daily "
     "JOIN read_parquet('{stores}') s USING (store_id) GROUP BY ALL",
     "product_monthly_sales": f"SELECT year, month, product_id, p.product_name, category, p.brand, {MEASURE_SQL} "
-    "FROM read_parquet('{silver}') JOIN (SELECT product_id, product_name, brand FROM read_parquet('{products}')) p "
-    "USING (product_id) GROUP BY ALL",
+    f"FROM read_parquet('{{silver}}') JOIN {PRODUCT_NAMES} USING (product_id) GROUP BY ALL",
     "product_yearly_sales": f"SELECT year, product_id, product_name, category, brand, {ROLLED_UP_SQL} "
     "FROM read_parquet('{product_monthly}') GROUP BY ALL",
     "region_category_daily_sales": f"SELECT date, year, month, state_code, region, category, {MEASURE_SQL} "
@@ -114,11 +157,23 @@ GOLD_SQL = {
     "sales_by_category": f"SELECT year, category, {ROLLED_UP_SQL} FROM read_parquet('{{region_category}}') "
     "GROUP BY ALL",
     "top_products_monthly": "SELECT year, month, state_code, category, product_id, p.product_name, p.brand, "
-    "revenue, units, lines FROM (SELECT * FROM (SELECT year, month, state_code, category, product_id, "
-    "sum(line_total) AS revenue, CAST(sum(quantity) AS BIGINT) AS units, count(*) AS lines "
+    f"revenue, units, lines, vat FROM (SELECT * FROM (SELECT year, month, state_code, category, product_id, {TOP_SQL} "
     "FROM read_parquet('{silver}') GROUP BY ALL) QUALIFY row_number() OVER (PARTITION BY year, month, "
-    "state_code, category ORDER BY revenue DESC, product_id) <= 25) JOIN (SELECT product_id, product_name, brand "
-    "FROM read_parquet('{products}')) p USING (product_id)",
+    f"state_code, category ORDER BY revenue DESC, product_id) <= 25) JOIN {PRODUCT_NAMES} USING (product_id)",
+    "hourly_weekday_sales": f"SELECT year, weekday, hour, {MEASURE_SQL} FROM read_parquet('{{silver}}') GROUP BY ALL",
+    "discount_depth_sales": f"SELECT year, month, {discount_bucket_sql()} AS discount_bucket, {MEASURE_SQL} "
+    "FROM read_parquet('{silver}') GROUP BY ALL",
+    # A week's ten best per category, every product in a week that spans New Year (as ours keeps them).
+    "product_weekly_sales": "SELECT * FROM (SELECT year, week_start, product_id, p.product_name, category, "
+    f"p.brand, {MEASURE_SQL} FROM read_parquet('{{silver}}') JOIN {PRODUCT_NAMES} USING (product_id) GROUP BY ALL) "
+    "QUALIFY row_number() OVER (PARTITION BY year, week_start, category ORDER BY revenue DESC, product_id) <= 10 "
+    "OR year(week_start) <> year OR year(week_start + 6) <> year",
+    "top_products_daily": "SELECT date, year, month, category, product_id, p.product_name, p.brand, revenue, units, "
+    f"lines, vat FROM (SELECT * FROM (SELECT date, year, month, category, product_id, {TOP_SQL} "
+    "FROM read_parquet('{silver}') GROUP BY ALL) QUALIFY row_number() OVER (PARTITION BY date, category "
+    f"ORDER BY revenue DESC, product_id) <= 10) JOIN {PRODUCT_NAMES} USING (product_id)",
+    "calendar_days": "SELECT date, CAST(year(date) AS INTEGER) AS year, state_code, weekday, is_public_holiday, "
+    "holiday_name, is_open FROM read_parquet('{calendar}') WHERE year(date) = {year}",
 }
 
 
@@ -153,7 +208,7 @@ def run_duckdb(data_dir: Path, out: Path, years: list[int]) -> dict[str, float]:
 
     connection = duckdb.connect()
     connection.execute(f"SET temp_directory = '{out / 'duckdb_tmp'}'")
-    dims = {t: published_file(data_dir, "silver", t) for t in ("stores", "products")}
+    dims = {t: published_file(data_dir, "silver", t) for t in ("stores", "products", "calendar")}
     timings = {"silver": 0.0, "gold": 0.0}
     for year in years:
         silver, quarantine = (target("silver", t, year) for t in ("transactions", "transactions_quarantine"))
@@ -164,6 +219,7 @@ def run_duckdb(data_dir: Path, out: Path, years: list[int]) -> dict[str, float]:
             bronze=published_file(data_dir, "bronze", "transactions", year), year=year,
             stores=dims["stores"], products=dims["products"], columns=BRONZE_COLUMNS,
             silver=silver, quarantine=quarantine, parquet=PARQUET.format(level=settings.silver_zstd_level),
+            vat_rate=vat_rate_sql(), vat=VAT_SQL,
         ))  # fmt: skip
         timings["silver"] += time.perf_counter() - started
 
@@ -179,9 +235,11 @@ def run_duckdb(data_dir: Path, out: Path, years: list[int]) -> dict[str, float]:
         for table, query in GOLD_SQL.items():
             path = target("gold", table, year)
             path.parent.mkdir(parents=True, exist_ok=True)
-            select = query.format(silver=silver, **rolled_up_from, **dims)
-            if table != "top_products_monthly":  # every other gold table has the full measures
-                select = f"SELECT *, {AVG_BASKET_SQL} AS avg_basket FROM ({select})"
+            select = query.format(silver=silver, year=year, **rolled_up_from, **dims)
+            if table.startswith("top_products"):  # no transactions, so no average basket
+                select = f"SELECT *, revenue - vat AS net_revenue FROM ({select})"
+            elif table != "calendar_days":
+                select = f"SELECT *, {AVG_BASKET_SQL} AS avg_basket, revenue - vat AS net_revenue FROM ({select})"
             connection.execute(f"COPY ({select}) TO '{path}' {PARQUET.format(level=settings.gold_zstd_level)}")
         timings["gold"] += time.perf_counter() - started
     return timings
@@ -221,13 +279,13 @@ def compare_gold(ours: Path, duckdb_out: Path, years: list[int]) -> list[str]:
     from retail_lakehouse import catalog
 
     problems = []
-    for table, keys in COMPARED_TABLES.items():
+    for table, (keys, measures) in COMPARED_TABLES.items():
         for year in years:
-            a = catalog.scan("gold", table, years=[year], data_dir=ours).select(*keys, *MEASURES).collect()
-            b = pl.read_parquet(duckdb_out / "gold" / table / f"year={year}" / "data.parquet").select(*keys, *MEASURES)
-            b = b.with_columns([pl.col(c).cast(a.schema[c]) for c in [*keys, *MEASURES]])
+            a = catalog.scan("gold", table, years=[year], data_dir=ours).select(*keys, *measures).collect()
+            b = pl.read_parquet(duckdb_out / "gold" / table / f"year={year}" / "data.parquet").select(*keys, *measures)
+            b = b.with_columns([pl.col(c).cast(a.schema[c]) for c in [*keys, *measures]])
             joined = a.join(b, on=keys, how="full", suffix="_duckdb", coalesce=True)
-            for measure in MEASURES:
+            for measure in measures:
                 differing = joined.filter(pl.col(measure).ne_missing(pl.col(f"{measure}_duckdb"))).height
                 if differing:
                     problems.append(f"{table} {year}: {measure} differs in {differing} of {joined.height} rows")
