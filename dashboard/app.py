@@ -260,7 +260,8 @@ def views_one_click_further(years: Sequence[int]) -> list[View]:
     fresh draws that otherwise keep both cores busy under load (`benchmarks.dashboard_load`).
     """
     one_filter = [Filters(states=(code,)) for code in STATE_CODES] + [Filters(categories=(c,)) for c in CATEGORIES]
-    filtered = [view.with_filters(filters) for filters in one_filter for view in top_views(years)]
+    top = top_views(years)
+    filtered = [view.with_filters(filters) for filters in one_filter for view in top]
     days = [View("day", day.year, day.month, day) for year in years for day in _days_of(year)]
     return filtered + days
 
