@@ -8,7 +8,6 @@ publish steps. The command holds the data root's writer lock from its first run 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import json
 import os
@@ -26,7 +25,6 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
-import pyarrow as pa
 
 from retail_lakehouse import catalog, errors, landing, writer
 from retail_lakehouse.definitions import DIMENSIONS_JOB, YEARLY_JOB, build_definitions
@@ -34,7 +32,7 @@ from retail_lakehouse.errors import LakehouseError
 from retail_lakehouse.partitions import add_years
 from retail_lakehouse.resources import PARALLEL_YEARS_TAG
 from retail_lakehouse.settings import QUARANTINE_REASONS, Settings, is_object_store
-from retail_lakehouse.storage import Lakehouse
+from retail_lakehouse.storage import Lakehouse, return_freed_memory
 
 # Failures are reported as one line each by `execute`; Dagster's own console log would add stack traces.
 LAKEHOUSE_ERRORS = {
@@ -139,9 +137,7 @@ def release_memory() -> None:
     one year alone).
     """
     gc.collect()
-    pa.default_memory_pool().release_unused()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return_freed_memory()
 
 
 def root_cause(error: Any) -> str:

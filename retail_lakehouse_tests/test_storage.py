@@ -8,6 +8,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from retail_lakehouse import storage
 from retail_lakehouse.errors import StorageError
 from retail_lakehouse.storage import Lakehouse, create_exclusively
 
@@ -111,6 +112,18 @@ def test_a_failed_write_commits_nothing(tmp_path):
         write(lakehouse, "t", 2023, broken(), published=version)
     assert lakehouse.head_version("bronze", "t") == version
     assert lakehouse.scan("bronze", "t", version).collect()["id"].to_list() == list(range(10))
+
+
+def test_every_write_gives_its_memory_back_whether_it_succeeds_or_fails(tmp_path, monkeypatch):
+    """The next step's peak must not stack on what this write freed (`storage.return_freed_memory`)."""
+    given_back = []
+    monkeypatch.setattr(storage, "return_freed_memory", lambda: given_back.append("write"))
+    lakehouse = Lakehouse(tmp_path)
+    write(lakehouse, "t", 2023, frame(0, 10))
+    assert given_back == ["write"]
+    with pytest.raises(StorageError):
+        write(lakehouse, "t", 2023, iter([]))
+    assert given_back == ["write", "write"]
 
 
 def test_dimensions_are_replaced_whole(tmp_path):
