@@ -457,47 +457,33 @@ class Lakehouse:
         unpartitioned table is replaced whole.
         """
         try:
-            return self._write(layer, table, year, data, zstd_level, run_id, published_version, published_years, reset)
+            uri = self.uri(layer, table)
+            if year is not None and reset:
+                published = dict(published_years) if published_years is not None else None
+                self.reset_unpublished(layer, table, str(year), published_version, published)
+            partition_values = {} if year is None else {PARTITION_COLUMN: str(int(year))}
+            relative = f"{PARTITION_COLUMN}={int(year)}/" if year is not None else ""
+            relative += f"part-{uuid.uuid4().hex}.zstd.parquet"
+            location = self.join(layer, table, *relative.split("/"))
+            path = self._path(location)
+            if isinstance(data, pl.LazyFrame):
+                written = self._sink(location, data, zstd_level, drop=list(partition_values))
+            else:
+                written = write_frames(path, _frames(data), zstd_level, list(partition_values), self.filesystem)
+            actions = []
+            if written.rows:
+                size = self.filesystem.get_file_info(path).size
+                actions.append(
+                    AddAction(relative, size, partition_values, int(time.time() * 1000), True, stats(written.rows))
+                )
+            schema = DeltaSchema.from_arrow(written.schema if year is None else _with_partition_column(written.schema))
+            version = self._commit(layer, table, None if year is None else str(int(year)), actions, schema, run_id)
+            files = self.files(layer, table, version)
+            if year is not None:
+                files = files.filter(pl.col("year") == int(year))
+            return WrittenTable(uri, version, int(files["rows"].sum()), int(files["bytes"].sum()))
         finally:
-            return_freed_memory()
-
-    def _write(
-        self,
-        layer: str,
-        table: str,
-        year: YearKey,
-        data: TableData,
-        zstd_level: int,
-        run_id: str,
-        published_version: int | None,
-        published_years: Mapping[str, int] | None,
-        reset: bool,
-    ) -> WrittenTable:
-        uri = self.uri(layer, table)
-        if year is not None and reset:
-            published = dict(published_years) if published_years is not None else None
-            self.reset_unpublished(layer, table, str(year), published_version, published)
-        partition_values = {} if year is None else {PARTITION_COLUMN: str(int(year))}
-        relative = f"{PARTITION_COLUMN}={int(year)}/" if year is not None else ""
-        relative += f"part-{uuid.uuid4().hex}.zstd.parquet"
-        location = self.join(layer, table, *relative.split("/"))
-        path = self._path(location)
-        if isinstance(data, pl.LazyFrame):
-            written = self._sink(location, data, zstd_level, drop=list(partition_values))
-        else:
-            written = write_frames(path, _frames(data), zstd_level, list(partition_values), self.filesystem)
-        actions = []
-        if written.rows:
-            size = self.filesystem.get_file_info(path).size
-            actions.append(
-                AddAction(relative, size, partition_values, int(time.time() * 1000), True, stats(written.rows))
-            )
-        schema = DeltaSchema.from_arrow(written.schema if year is None else _with_partition_column(written.schema))
-        version = self._commit(layer, table, None if year is None else str(int(year)), actions, schema, run_id)
-        files = self.files(layer, table, version)
-        if year is not None:
-            files = files.filter(pl.col("year") == int(year))
-        return WrittenTable(uri, version, int(files["rows"].sum()), int(files["bytes"].sum()))
+            return_freed_memory()  # the next step's peak must not stack on what this write freed
 
     def _sink(self, location: Location, query: pl.LazyFrame, zstd_level: int, drop: list[str]) -> WrittenFile:
         """Stream a lazy query into one Parquet file with Polars' streaming engine, in the query's row order.
